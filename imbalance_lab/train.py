@@ -128,7 +128,14 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     model = ImbalanceClassifier(net, loss, optimizer=instantiate(cfg.model.optimizer))
 
     loggers = [instantiate(v) for v in cfg.get("logger", {}).values()]
-    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=_callbacks(cfg), logger=loggers or False)
+    callbacks = _callbacks(cfg)
+    trainer: L.Trainer = instantiate(
+        cfg.trainer,
+        callbacks=callbacks,
+        logger=loggers or False,
+        # Without a checkpoint callback of ours, Lightning would add one saving the last epoch.
+        enable_checkpointing=any(isinstance(c, L.pytorch.callbacks.ModelCheckpoint) for c in callbacks),
+    )
     start = time.perf_counter()
     trainer.fit(model, datamodule=dm)
     train_seconds = time.perf_counter() - start

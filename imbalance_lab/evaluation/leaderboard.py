@@ -69,7 +69,9 @@ def _settings(run: dict[str, Any]) -> dict[str, str]:
 def label_runs(runs: Sequence[dict[str, Any]]) -> list[str]:
     """A label per run naming only the settings that vary across ``runs``."""
     settings = [_settings(r) for r in runs]
-    keys = sorted({k for s in settings for k in s})
+    # Config groups first, in the order a user thinks of them, then other overrides.
+    found = {k for s in settings for k in s}
+    keys = [g for g in GROUPS if g in found] + sorted(found - set(GROUPS))
     varying = [k for k in keys if len({s.get(k) for s in settings}) > 1]
     # Keep the labels short: a group choice already says what its own override says.
     varying = [k for k in varying if not ("." not in k and any(v.startswith(k + ".") for v in varying))]
@@ -134,12 +136,13 @@ def to_markdown(df: pd.DataFrame, title: str = "") -> str:
 
 
 def print_leaderboard(df: pd.DataFrame, title: str = "", console: Console | None = None) -> None:
-    metrics = _present(df)
+    """The lab's four metrics and PR-AUC in the terminal; every column is in the md/csv files."""
+    metrics = [m for m in ("acc", "precision", "recall", "f1", "pr_auc") if m in _present(df)]
     table = Table(title=title or "leaderboard (test, minority = positive)", title_justify="left")
-    table.add_column("strategy")
+    table.add_column("strategy", no_wrap=True)
     table.add_column("runs", justify="right")
     for m in metrics:
-        table.add_column(m, justify="right")
+        table.add_column(m, justify="right", no_wrap=True)
     table.add_column("failed")
     for _, row in df.iterrows():
         cells = [
@@ -148,7 +151,8 @@ def print_leaderboard(df: pd.DataFrame, title: str = "", console: Console | None
         ]
         failed = f"[red]{row['failed']}: {row['error']}[/]" if row["failed"] else ""
         table.add_row(row["strategy"], str(row["runs"]), *cells, failed)
-    (console or Console()).print(table)
+    console = console or Console(width=max(Console().width, 150))
+    console.print(table)
 
 
 def write_report(

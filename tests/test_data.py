@@ -1,0 +1,103 @@
+"""Train-split resampling through the DataModule, for every sampler config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra.utils import instantiate
+
+from imbalance_lab.data import ImbalanceDataModule, TabularData
+from imbalance_lab.data.datamodule import fit_scaler
+from imbalance_lab.train import CONF_DIR, build_datamodule
+
+SAMPLERS = sorted(p.stem for p in (CONF_DIR / "sampler").glob("*.yaml"))
+OVER = {"random_over", "smote", "adasyn", "borderline_smote", "svm_smote", "kmeans_smote"}
+UNDER_TO_BALANCE = {"random_under", "nearmiss", "cluster_centroids"}
+
+
+def test_every_core_sampler_has_a_config() -> None:
+    assert {"none", "random_over", "random_under", "smote", "adasyn", "tomek", "nearmiss"} <= set(
+        SAMPLERS
+    )
+
+
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_sampler_resamples_train_only(sampler: str, make_cfg) -> None:
+    # Overlapping classes, so cleaning samplers (Tomek links) have something to remove.
+    overrides = ["data.class_sep=0.5", "data.n_samples=800"]
+    dm = build_datamodule(make_cfg(f"sampler={sampler}", *overrides))
+    dm.setup()
+    base = build_datamodule(make_cfg("sampler=none", *overrides))
+    base.setup()
+
+    before, after = dm.counts["train_before"], dm.counts["train"]
+    assert before == base.counts["train"]
+    if sampler == "none":
+        assert after == before
+    elif sampler in OVER:
+        assert after["1"] > before["1"] and after["0"] == before["0"]
+        assert after["1"] == pytest.approx(after["0"], rel=0.1)
+    elif sampler in UNDER_TO_BALANCE:
+        assert after["0"] == after["1"] == before["1"]
+    else:  # cleaning under-samplers remove some majority rows and keep every minority row
+        assert after["0"] < before["0"] and after["1"] == before["1"]
+    assert len(dm.splits["train"][1]) == after["0"] + after["1"]
+    # Validation and test are untouched: identical to a run without resampling.
+    for split in ("val", "test"):
+        np.testing.assert_array_equal(dm.splits[split][0], base.splits[split][0])
+        np.testing.assert_array_equal(dm.splits[split][1], base.splits[split][1])
+
+
+def test_sampling_strategy_is_overridable(make_cfg) -> None:
+    dm = build_datamodule(make_cfg("sampler=random_over", "sampler.sampling_strategy=0.5"))
+    dm.setup()
+    counts = dm.counts["train"]
+    assert counts["1"] == int(0.5 * counts["0"])
+
+
+def test_split_is_stratified_and_seeded(make_cfg) -> None:
+    a = build_datamodule(make_cfg("seed=1"))
+    b = build_datamodule(make_cfg("seed=1"))
+    c = build_datamodule(make_cfg("seed=2"))
+    for dm in (a, b, c):
+        dm.setup()
+    np.testing.assert_array_equal(a.splits["test"][0], b.splits["test"][0])
+    assert not np.array_equal(a.splits["test"][0], c.splits["test"][0])
+    total = sum(a.counts[s]["1"] for s in ("train_before", "val", "test"))
+    for split, frac in (("val", 0.2), ("test", 0.2)):
+        assert abs(a.counts[split]["1"] - frac * total) <= 1
+
+
+def test_scaler_is_fitted_on_train_only() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 3)).astype(np.float32)
+    y = (rng.random(400) < 0.2).astype(int)
+    X[:, 0] += 100.0 * y  # a shift the scaler must not see through val/test
+    dm = ImbalanceDataModule(TabularData(X, y, "t"), sampler=None, seed=0)
+    dm.setup()
+    X_train = dm.splits["train"][0]
+    np.testing.assert_allclose(X_train.mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(X_train.std(axis=0), 1, atol=1e-3)
+
+
+def test_constant_train_columns_do_not_explode_in_test() -> None:
+    # A column constant (0) in train but large in val/test, as in KEEL's kddcup sets.
+    X_train = np.zeros((50, 2), dtype=np.float32)
+    X_train[:, 1] = np.linspace(-1, 1, 50)
+    transform = fit_scaler(X_train, "standard")
+    X_test = np.array([[1e9, 0.5]], dtype=np.float32)
+    out = transform(X_test)
+    assert out.shape == (1, 1)  # the constant column is dropped
+    assert np.all(np.abs(out) < 10)
+    assert transform.n_dropped == 1
+
+
+def test_keel_default_dataset_is_imbalanced(make_cfg) -> None:
+    cfg = make_cfg(tiny=False)
+    data = instantiate(cfg.data.source)
+    n_pos = int((data.y == 1).sum())
+    assert (len(data.y) - n_pos) / n_pos >= 10
+    assert data.X.shape[0] == len(data.y)
+    assert Path(CONF_DIR, "data", "keel.yaml").exists()
