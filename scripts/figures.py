@@ -41,7 +41,8 @@ def fit_logregs(X: np.ndarray, y: np.ndarray) -> tuple[LogisticRegression, Logis
 def minority_recalls(seed: int = 0) -> tuple[float, float]:
     """Test recall of class 1 for the unweighted and the balanced logistic regression."""
     X_tr, X_te, y_tr, y_te = split_data(seed)
-    return tuple(float(recall_score(y_te, m.predict(X_te))) for m in fit_logregs(X_tr, y_tr))
+    plain, balanced = (recall_score(y_te, m.predict(X_te)) for m in fit_logregs(X_tr, y_tr))
+    return float(plain), float(balanced)
 
 
 def scatter(ax: plt.Axes, X: np.ndarray, y: np.ndarray, **kw) -> None:
@@ -63,7 +64,13 @@ def grid(X: np.ndarray, n: int = 300) -> tuple[np.ndarray, np.ndarray]:
     return np.meshgrid(np.linspace(lo[0], hi[0], n), np.linspace(lo[1], hi[1], n))
 
 
-def fig_boundary(X: np.ndarray, y: np.ndarray, plain, balanced, path: Path) -> Path:
+def fig_boundary(
+    X: np.ndarray,
+    y: np.ndarray,
+    plain: LogisticRegression,
+    balanced: LogisticRegression,
+    path: Path,
+) -> Path:
     fig, ax = plt.subplots(figsize=(6, 5), layout="constrained")
     scatter(ax, X, y)
     xs = np.linspace(X[:, 0].min() - 0.5, X[:, 0].max() + 0.5, 2)
@@ -78,7 +85,7 @@ def fig_boundary(X: np.ndarray, y: np.ndarray, plain, balanced, path: Path) -> P
     ax.set(
         xlabel="$x_1$",
         ylabel="$x_2$",
-        title="Logistic regression on 5 % minority: the unweighted boundary\n"
+        title=f"Logistic regression on {MINORITY_FRACTION:.0%} minority: the unweighted boundary\n"
         "is pushed into the minority class",
     )
     ax.legend(loc="lower left", fontsize=8)

@@ -79,7 +79,7 @@ def resample(sampler: Any, X: np.ndarray, y: np.ndarray) -> ResampleResult:
                 f"{cls}: too few rows for its neighbour search ({n_minority} minority rows in "
                 "the training split). Lower sampler.k_neighbors / sampler.n_neighbors."
             ) from err
-        if "sampling_strategy" in msg:
+        if "sampling_strategy" in msg or "ratio" in msg:
             raise ConfigError(f"{cls}: {msg} Change sampler.sampling_strategy.") from err
         raise
     seconds = time.perf_counter() - start

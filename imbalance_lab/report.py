@@ -1,0 +1,35 @@
+"""Rebuild a leaderboard from sweep folders on disk (e.g. a cluster sweep copied back).
+
+    python -m imbalance_lab.report logs/train/multiruns/2026-11-28_10-00-00 [MORE ...] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from imbalance_lab.errors import ConfigError
+from imbalance_lab.evaluation.leaderboard import load_runs, write_report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m imbalance_lab.report", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("paths", nargs="+", type=Path, help="sweep or run folders")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="where to write leaderboard.{csv,md} and plots (default: first path)")
+    args = parser.parse_args(argv)
+    try:
+        runs = load_runs(args.paths)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    files = write_report(runs, args.out or args.paths[0])
+    print("written: " + ", ".join(str(p) for p in files.values()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Bad input gets one clear error that names the setting to change."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from imblearn import FunctionSampler
+
+from conftest import TINY, run_cli
+from imbalance_lab.data import ImbalanceDataModule, TabularData, load_keel
+from imbalance_lab.errors import ConfigError
+from imbalance_lab.train import build_datamodule
+
+
+def test_unknown_dataset_lists_nearest_names() -> None:
+    with pytest.raises(ConfigError, match=r"data\.name=yeast44 .*Did you mean: .*yeast4"):
+        load_keel("yeast44")
+
+
+def test_broken_loader_is_refused_clearly() -> None:
+    with pytest.raises(ConfigError, match=r"data\.name=german"):
+        load_keel("german")
+
+
+def test_keel_accepts_loader_names() -> None:
+    assert load_keel("load_ecoli4").name == load_keel("ecoli4").name == "ecoli4"
+
+
+def test_too_few_minority_rows_for_k_neighbors(make_cfg) -> None:
+    dm = build_datamodule(make_cfg("sampler=smote", "sampler.k_neighbors=100"))
+    with pytest.raises(ConfigError, match=r"sampler\.k_neighbors=100.*split holds 3\d") as err:
+        dm.setup()
+    assert "Lower sampler.k_neighbors" in str(err.value)
+
+
+def test_adasyn_on_separated_classes_suggests_another_sampler(make_cfg) -> None:
+    dm = build_datamodule(make_cfg("sampler=adasyn", "data.class_sep=20", "data.n_informative=2"))
+    with pytest.raises(ConfigError, match=r"ADASYN.*well separated.*sampler=smote"):
+        dm.setup()
+
+
+def _data(n: int, n_pos: int) -> TabularData:
+    rng = np.random.default_rng(0)
+    y = np.zeros(n, dtype=int)
+    y[:n_pos] = 1
+    return TabularData(rng.normal(size=(n, 3)), y, "tiny")
+
+
+def test_split_without_enough_positives() -> None:
+    dm = ImbalanceDataModule(_data(200, 3), seed=0)
+    with pytest.raises(ConfigError, match=r"3 positive rows.*val needs >= 5.*data\.val_size"):
+        dm.setup()
+
+
+def test_single_class_data() -> None:
+    with pytest.raises(ConfigError, match="single class"):
+        ImbalanceDataModule(_data(100, 0), seed=0).setup()
+
+
+def test_impossible_sampling_strategy(make_cfg) -> None:
+    dm = build_datamodule(make_cfg("sampler=random_under", "sampler.sampling_strategy=0.01"))
+    with pytest.raises(ConfigError, match=r"RandomUnderSampler.*sampler\.sampling_strategy"):
+        dm.setup()
+
+
+def test_sampler_leaving_one_class() -> None:
+    drop_positives = FunctionSampler(func=lambda X, y: (X[y == 0], y[y == 0]), validate=False)
+    dm = ImbalanceDataModule(_data(300, 60), sampler=drop_positives, seed=0)
+    with pytest.raises(ConfigError, match=r"single class.*sampler\.sampling_strategy"):
+        dm.setup()
+
+
+def test_nan_values_name_the_columns() -> None:
+    data = _data(200, 40)
+    data.X[5, 1] = np.nan
+    with pytest.raises(ConfigError, match=r"NaN.*x1 \(1\)"):
+        ImbalanceDataModule(data, seed=0).setup()
+
+
+def test_failed_run_in_sweep_is_recorded_and_others_finish(tmp_path: Path) -> None:
+    # The second job's data holds 4 positives: too few for a stratified split.
+    proc = run_cli("-m", *TINY, "data.n_samples=600,40", f"hydra.sweep.dir={tmp_path}", check=False)
+    assert proc.returncode != 0  # the sweep's exit status says that some job failed
+    ok = json.loads((tmp_path / "0" / "metrics.json").read_text())
+    failed = json.loads((tmp_path / "1" / "metrics.json").read_text())
+    assert ok["status"] == "ok"
+    assert failed["status"] == "failed"
+    assert "positive rows" in failed["error"] and "data.val_size" in failed["error"]
+    assert "Traceback" in (tmp_path / "1" / "error.txt").read_text()
+    board = (tmp_path / "leaderboard.md").read_text()
+    assert "data.n_samples=40" in board and "positive rows" in board
+    assert "data.n_samples=600" in board

@@ -1,0 +1,80 @@
+"""Leaderboards and plots from real tiny sweeps, rebuilt from metrics.json alone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import TINY, run_cli
+from imbalance_lab.evaluation.leaderboard import label_runs, leaderboard, load_runs
+from imbalance_lab.report import main as report_main
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def sweeps(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    good = tmp_path_factory.mktemp("sweep")
+    run_cli("-m", "sampler=none,random_over", "seed=1,2", *TINY, f"hydra.sweep.dir={good}")
+    bad = tmp_path_factory.mktemp("failing")
+    run_cli("-m", *TINY, "data.n_samples=40", "seed=1", f"hydra.sweep.dir={bad}", check=False)
+    return good, bad
+
+
+def test_sweep_ends_in_leaderboard_and_plots(sweeps) -> None:
+    good, _ = sweeps
+    df = pd.read_csv(good / "leaderboard.csv")
+    assert set(df["strategy"]) == {"sampler=none", "sampler=random_over"}
+    assert (df["runs"] == 2).all()
+    for name in ("metrics_bars.png", "pr_curves.png", "confusion_matrices.png"):
+        data = (good / name).read_bytes()
+        assert data[:8] == PNG and len(data) > 5000
+    assert "±" in (good / "leaderboard.md").read_text()
+
+
+def test_means_and_stds_match_the_runs(sweeps) -> None:
+    good, _ = sweeps
+    df = pd.read_csv(good / "leaderboard.csv").set_index("strategy")
+    per_run = [json.loads(f.read_text()) for f in good.glob("*/metrics.json")]
+    for sampler in ("none", "random_over"):
+        values = [r["test"]["f1"] for r in per_run if r["choices"]["sampler"] == sampler]
+        row = df.loc[f"sampler={sampler}"]
+        assert row["f1_mean"] == pytest.approx(np.mean(values))
+        assert row["f1_std"] == pytest.approx(np.std(values, ddof=1))
+    # The best value of a column is marked on the row that holds it.
+    best_row = df["recall_mean"].idxmax()
+    assert "recall" in df.loc[best_row, "best"].split()
+
+
+def test_report_rebuilds_from_several_folders_with_failed_row(sweeps, tmp_path: Path) -> None:
+    good, bad = sweeps
+    assert report_main([str(good), str(bad), "--out", str(tmp_path)]) == 0
+    df = pd.read_csv(tmp_path / "leaderboard.csv")
+    failed = df[df["failed"] > 0]
+    assert len(failed) == 1 and failed["runs"].iloc[0] == 0
+    assert "positive rows" in failed["error"].iloc[0]
+    assert df["runs"].sum() == 4
+    assert (tmp_path / "leaderboard.md").read_text().count("positive rows") == 1
+
+
+def test_report_on_missing_or_empty_folder(tmp_path: Path, capsys) -> None:
+    assert report_main([str(tmp_path / "nope")]) == 2
+    assert "not a folder" in capsys.readouterr().err
+    assert report_main([str(tmp_path)]) == 2
+    assert "holds no metrics.json" in capsys.readouterr().err
+
+
+def test_labels_name_only_what_varies() -> None:
+    runs = [
+        {"choices": {"sampler": "smote", "loss": "bce"}, "overrides": ["sampler=smote", "seed=1"]},
+        {"choices": {"sampler": "smote", "loss": "bce"}, "overrides": ["sampler=smote", "seed=2"]},
+        {"choices": {"sampler": "none", "loss": "bce"}, "overrides": ["sampler=none", "seed=1"]},
+    ]
+    assert label_runs(runs) == ["sampler=smote", "sampler=smote", "sampler=none"]
+    assert load_runs  # imported for the report path above
+    df = leaderboard([{**r, "status": "ok", "test": {"f1": f}} for r, f in zip(runs, [0.2, 0.4, 0.1])])
+    assert df.iloc[0]["strategy"] == "sampler=smote" and df.iloc[0]["f1_mean"] == pytest.approx(0.3)
