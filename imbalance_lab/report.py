@@ -1,6 +1,6 @@
 """Rebuild a leaderboard from sweep folders on disk (e.g. a cluster sweep copied back).
 
-    python -m imbalance_lab.report logs/train/multiruns/2026-11-28_10-00-00 [MORE ...] [--out DIR]
+python -m imbalance_lab.report logs/train/multiruns/2026-11-28_10-00-00 [MORE ...] [--out DIR]
 """
 
 from __future__ import annotations
@@ -15,11 +15,18 @@ from imbalance_lab.evaluation.leaderboard import load_runs, write_report
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m imbalance_lab.report", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m imbalance_lab.report",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("paths", nargs="+", type=Path, help="sweep or run folders")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="where to write leaderboard.{csv,md} and plots (default: first path)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="where to write leaderboard.{csv,md} and plots (default: first path)",
+    )
     args = parser.parse_args(argv)
     try:
         runs = load_runs(args.paths)

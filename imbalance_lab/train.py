@@ -1,7 +1,7 @@
 """Hydra entry point: instantiate, fit, pick the threshold on validation, test, write metrics.json.
 
-    python train.py                                   # default: KEEL yeast4, no resampling
-    python train.py -m sampler=none,smote,adasyn loss=bce,weighted_bce
+python train.py                                   # default: KEEL yeast4, no resampling
+python train.py -m sampler=none,smote,adasyn loss=bce,weighted_bce
 """
 
 from __future__ import annotations
@@ -83,7 +83,9 @@ def _callbacks(cfg: DictConfig) -> list[L.Callback]:
     return [instantiate(v) for k, v in cfg.callbacks.items() if isinstance(v, DictConfig)]
 
 
-def _choose_threshold(cfg: DictConfig, probs: torch.Tensor, target: torch.Tensor) -> ThresholdChoice:
+def _choose_threshold(
+    cfg: DictConfig, probs: torch.Tensor, target: torch.Tensor
+) -> ThresholdChoice:
     if cfg.threshold.mode == "fixed":
         return ThresholdChoice(float(cfg.threshold.value), "fixed")
     return tune_threshold(
@@ -108,7 +110,9 @@ def _log_test_views(trainer: L.Trainer, cfg: DictConfig, results: dict) -> None:
         writer.add_figure("test/pr_curve", plots.pr_curve_figure({"test": [curve]}))
         hp = {k: str(v) for k, v in results["choices"].items()}
         hp.update({"seed": cfg.seed, "threshold": results["threshold"]["value"]})
-        hp.update({o.split("=", 1)[0]: o.split("=", 1)[1] for o in results["overrides"] if "=" in o})
+        hp.update(
+            {o.split("=", 1)[0]: o.split("=", 1)[1] for o in results["overrides"] if "=" in o}
+        )
         lg.log_hyperparams(hp, metrics={f"hp/test_{k}": v for k, v in results["test"].items()})
 
 
@@ -134,7 +138,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         callbacks=callbacks,
         logger=loggers or False,
         # Without a checkpoint callback of ours, Lightning would add one saving the last epoch.
-        enable_checkpointing=any(isinstance(c, L.pytorch.callbacks.ModelCheckpoint) for c in callbacks),
+        enable_checkpointing=any(
+            isinstance(c, L.pytorch.callbacks.ModelCheckpoint) for c in callbacks
+        ),
     )
     start = time.perf_counter()
     trainer.fit(model, datamodule=dm)
@@ -142,9 +148,11 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     if best:  # test the best checkpoint, not the last epoch
-        model.load_state_dict(torch.load(best, map_location="cpu", weights_only=False)["state_dict"])
+        model.load_state_dict(
+            torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
+        )
 
-    val_X, val_y = dm.splits["val"]
+    val_y = dm.splits["val"][1]
     val_probs = torch.cat(trainer.predict(model, dataloaders=dm.val_dataloader()))
     val_target = torch.from_numpy(val_y)
     choice = _choose_threshold(cfg, val_probs, val_target)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import TINY, run_cli
 from imblearn import FunctionSampler
 
-from conftest import TINY, run_cli
 from imbalance_lab.data import ImbalanceDataModule, TabularData, load_keel
 from imbalance_lab.errors import ConfigError
 from imbalance_lab.train import build_datamodule

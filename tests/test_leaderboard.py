@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import TINY, run_cli
+
 from imbalance_lab.evaluation.leaderboard import label_runs, leaderboard, load_runs
 from imbalance_lab.report import main as report_main
 
@@ -76,5 +76,7 @@ def test_labels_name_only_what_varies() -> None:
     ]
     assert label_runs(runs) == ["sampler=smote", "sampler=smote", "sampler=none"]
     assert load_runs  # imported for the report path above
-    df = leaderboard([{**r, "status": "ok", "test": {"f1": f}} for r, f in zip(runs, [0.2, 0.4, 0.1])])
+    df = leaderboard(
+        [{**r, "status": "ok", "test": {"f1": f}} for r, f in zip(runs, [0.2, 0.4, 0.1], strict=True)]
+    )
     assert df.iloc[0]["strategy"] == "sampler=smote" and df.iloc[0]["f1_mean"] == pytest.approx(0.3)

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import TINY, run_cli
+
 from imbalance_lab.train import run
 
 FOUR = ("acc", "precision", "recall", "f1")
@@ -58,7 +58,9 @@ def test_existing_results_are_never_overwritten(tmp_path: Path) -> None:
 )
 def test_pos_weight_auto_is_neg_over_pos_after_resampling(make_cfg, sampler, expected) -> None:
     extra = ["sampler.sampling_strategy=0.5"] if sampler == "random_under" else []
-    results = run(make_cfg("loss=weighted_bce", f"sampler={sampler}", *extra, "trainer.max_epochs=1"))
+    results = run(
+        make_cfg("loss=weighted_bce", f"sampler={sampler}", *extra, "trainer.max_epochs=1")
+    )
     counts = results["class_counts"]["train"]
     assert results["pos_weight"] == pytest.approx(counts["0"] / counts["1"])
     assert results["pos_weight"] == pytest.approx(expected, rel=0.05)

@@ -74,7 +74,9 @@ def label_runs(runs: Sequence[dict[str, Any]]) -> list[str]:
     keys = [g for g in GROUPS if g in found] + sorted(found - set(GROUPS))
     varying = [k for k in keys if len({s.get(k) for s in settings}) > 1]
     # Keep the labels short: a group choice already says what its own override says.
-    varying = [k for k in varying if not ("." not in k and any(v.startswith(k + ".") for v in varying))]
+    varying = [
+        k for k in varying if not ("." not in k and any(v.startswith(k + ".") for v in varying))
+    ]
     if not varying:
         varying = [k for k in ("sampler", "loss") if k in keys]
     return [" ".join(f"{k}={s.get(k, '-')}" for k in varying) or "default" for s in settings]
@@ -86,7 +88,7 @@ def leaderboard(runs: Sequence[dict[str, Any]]) -> pd.DataFrame:
     labels = label_runs(runs)
     order = list(dict.fromkeys(labels))
     for label in order:
-        group = [r for r, lab in zip(runs, labels) if lab == label]
+        group = [r for r, lab in zip(runs, labels, strict=True) if lab == label]
         ok = [r for r in group if r.get("status") == "ok"]
         failed = [r for r in group if r.get("status") != "ok"]
         row: dict[str, Any] = {"strategy": label, "runs": len(ok), "failed": len(failed)}
@@ -94,7 +96,9 @@ def leaderboard(runs: Sequence[dict[str, Any]]) -> pd.DataFrame:
             values = [r["test"][m] for r in ok if m in r.get("test", {})]
             values = [v for v in values if v is not None and np.isfinite(v)]
             row[f"{m}_mean"] = float(np.mean(values)) if values else np.nan
-            row[f"{m}_std"] = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0 if values else np.nan
+            row[f"{m}_std"] = (
+                float(np.std(values, ddof=1)) if len(values) > 1 else 0.0 if values else np.nan
+            )
         row["error"] = failed[0].get("error", "failed") if failed else ""
         rows.append(row)
     df = pd.DataFrame(rows)
@@ -131,7 +135,9 @@ def to_markdown(df: pd.DataFrame, title: str = "") -> str:
             f"**{_cell(row, m)}**" if m in row["best"].split() else _cell(row, m) for m in metrics
         ]
         failed = f"{row['failed']}: {row['error']}" if row["failed"] else ""
-        lines.append(f"| {row['strategy']} | {row['runs']} | " + " | ".join(cells) + f" | {failed} |")
+        lines.append(
+            f"| {row['strategy']} | {row['runs']} | " + " | ".join(cells) + f" | {failed} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -178,7 +184,7 @@ def write_report(
         )
         curves: dict[str, list] = {}
         confusion: dict[str, dict[str, int]] = {}
-        for run, label in zip(runs, labels):
+        for run, label in zip(runs, labels, strict=True):
             if run.get("status") != "ok":
                 continue
             if "pr_curve" in run:
@@ -220,5 +226,7 @@ class LeaderboardCallback(Callback):
         log.info("leaderboard written to %s", files["md"])
         n_failed = sum(r.get("status") != "ok" for r in runs)
         if n_failed and self.fail_on_error:
-            log.error("%d of %d runs failed; see the leaderboard's failed column", n_failed, len(runs))
+            log.error(
+                "%d of %d runs failed; see the leaderboard's failed column", n_failed, len(runs)
+            )
             raise SystemExit(1)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import ArrayLike
 import torch
+from numpy.typing import ArrayLike
 from torchmetrics import MetricCollection
 from torchmetrics.classification import (
     BinaryAccuracy,

@@ -8,11 +8,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
 
-from imbalance_lab.evaluation.metrics import THRESHOLD_METRICS  # noqa: E402
+from imbalance_lab.evaluation.metrics import THRESHOLD_METRICS
 
 
 def confusion_figure(counts: Mapping[str, int], title: str = "", ax: plt.Axes | None = None):
@@ -24,7 +24,14 @@ def confusion_figure(counts: Mapping[str, int], title: str = "", ax: plt.Axes | 
     share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
     ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
     for (i, j), v in np.ndenumerate(cm):
-        ax.text(j, i, f"{v:g}", ha="center", va="center", color="white" if share[i, j] > 0.5 else "black")
+        ax.text(
+            j,
+            i,
+            f"{v:g}",
+            ha="center",
+            va="center",
+            color="white" if share[i, j] > 0.5 else "black",
+        )
     ax.set_xticks([0, 1], ["0", "1 (minority)"])
     ax.set_yticks([0, 1], ["0", "1 (minority)"])
     ax.set_xlabel("predicted")
@@ -65,8 +72,14 @@ def metric_bars_figure(
     x = np.arange(len(labels))
     width = 0.8 / max(len(metrics), 1)
     for k, m in enumerate(metrics):
-        ax.bar(x + (k - (len(metrics) - 1) / 2) * width, means[m], width, yerr=stds[m],
-               capsize=2, label=m)
+        ax.bar(
+            x + (k - (len(metrics) - 1) / 2) * width,
+            means[m],
+            width,
+            yerr=stds[m],
+            capsize=2,
+            label=m,
+        )
     ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("test score (minority = positive)")
@@ -79,11 +92,12 @@ def confusion_grid_figure(items: Sequence[tuple[str, Mapping[str, int]]]) -> Fig
     n = max(len(items), 1)
     cols = min(n, 4)
     rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 3.0 * rows), layout="constrained",
-                             squeeze=False)
-    for ax, (label, counts) in zip(axes.flat, items):
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(3.3 * cols, 3.0 * rows), layout="constrained", squeeze=False
+    )
+    for ax, (label, counts) in zip(axes.flat, items, strict=False):
         confusion_figure(counts, title=label, ax=ax)
-    for ax in list(axes.flat)[len(items):]:
+    for ax in list(axes.flat)[len(items) :]:
         ax.axis("off")
     return fig
 

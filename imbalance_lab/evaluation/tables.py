@@ -34,9 +34,10 @@ def print_run_table(results: dict[str, Any], console: Console | None = None) -> 
     cm.add_row("true 1", str(c["fn"]), str(c["tp"]))
     console.print(cm)
     counts = results["class_counts"]
-    thr = results["threshold"]
+    thr, t = results["threshold"], results["timings"]
     console.print(
         f"train class counts {counts['train_before']} -> {counts['train']} after resampling; "
-        f"val {counts['val']}, test {counts['test']}; threshold {thr['value']:.3f} ({thr['rule']}); "
-        f"resample {results['timings']['resample_s']:.2f}s, train {results['timings']['train_s']:.1f}s"
+        f"val {counts['val']}, test {counts['test']}\n"
+        f"threshold {thr['value']:.3f} ({thr['rule']}); "
+        f"resample {t['resample_s']:.2f}s, train {t['train_s']:.1f}s"
     )
