@@ -77,6 +77,9 @@ def test_labels_name_only_what_varies() -> None:
     assert label_runs(runs) == ["sampler=smote", "sampler=smote", "sampler=none"]
     assert load_runs  # imported for the report path above
     df = leaderboard(
-        [{**r, "status": "ok", "test": {"f1": f}} for r, f in zip(runs, [0.2, 0.4, 0.1], strict=True)]
+        [
+            {**r, "status": "ok", "test": {"f1": f}}
+            for r, f in zip(runs, [0.2, 0.4, 0.1], strict=True)
+        ]
     )
     assert df.iloc[0]["strategy"] == "sampler=smote" and df.iloc[0]["f1_mean"] == pytest.approx(0.3)
