@@ -83,3 +83,25 @@ def test_labels_name_only_what_varies() -> None:
         ]
     )
     assert df.iloc[0]["strategy"] == "sampler=smote" and df.iloc[0]["f1_mean"] == pytest.approx(0.3)
+
+
+def test_lab_experiment_composes_and_every_job_instantiates(make_cfg) -> None:
+    from hydra.utils import instantiate
+
+    from imbalance_lab.train import CONF_DIR, build_datamodule
+
+    sweep = make_cfg("experiment=lab", tiny=False).hydra.sweeper.params
+    strategies = sweep.strategy.split(",")
+    assert len(strategies) == 7 and len(sweep.seed.split(",")) == 5
+    expected = {"weighted": ("none", "weighted_bce"), "smote": ("smote", "bce")}
+    for strategy in strategies:
+        assert (CONF_DIR / "strategy" / f"{strategy}.yaml").exists()
+        for seed in sweep.seed.split(","):
+            cfg = make_cfg("experiment=lab", f"strategy={strategy}", f"seed={seed}", tiny=False)
+            assert cfg.data.name == "yeast4" and cfg.seed == int(seed)
+            assert instantiate(cfg.loss) is not None
+            dm = build_datamodule(cfg)
+            assert dm.sampler is not None
+        if strategy in expected:
+            choices = cfg.hydra.runtime.choices
+            assert (choices.sampler, choices.loss) == expected[strategy]

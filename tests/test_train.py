@@ -27,8 +27,19 @@ def test_default_cli_run_writes_metrics(tmp_path: Path) -> None:
     assert {"resample_s", "train_s"} <= set(metrics["timings"])
     assert metrics["settings"]["sampler"]["_target_"] == "imblearn.FunctionSampler"
     assert "test confusion matrix" in proc.stdout
-    # TensorBoard curves and the test views were written.
-    assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+    # TensorBoard: per-epoch curves of train and val, the test views and the HPARAMS entry.
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(tmp_path / "tensorboard"))
+    events.Reload()
+    tags = events.Tags()
+    for split in ("train", "val"):
+        for m in ("loss", *FOUR):
+            assert len(events.Scalars(f"{split}/{m}")) == metrics["epochs"]
+    assert {"test/f1", "hp/test_f1"} <= set(tags["scalars"])
+    assert {"test/confusion_matrix", "test/pr_curve"} <= set(tags["images"])
+    hparams = events.PluginTagToContent("hparams")["_hparams_/session_start_info"]
+    assert b"sampler" in hparams and b"seed" in hparams
 
 
 def test_multirun_two_jobs_and_leaderboard(tmp_path: Path) -> None:

@@ -79,6 +79,12 @@ def resample(sampler: Any, X: np.ndarray, y: np.ndarray) -> ResampleResult:
                 f"{cls}: too few rows for its neighbour search ({n_minority} minority rows in "
                 "the training split). Lower sampler.k_neighbors / sampler.n_neighbors."
             ) from err
+        if "No clusters found" in msg:
+            raise ConfigError(
+                f"{cls}: no k-means cluster holds enough minority rows. Lower "
+                "sampler.cluster_balance_threshold (0 always qualifies) or change "
+                "sampler.kmeans_estimator (the number of clusters)."
+            ) from err
         if "sampling_strategy" in msg or "ratio" in msg:
             raise ConfigError(f"{cls}: {msg} Change sampler.sampling_strategy.") from err
         raise

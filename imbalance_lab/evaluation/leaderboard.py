@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 # Overrides that repeat a configuration rather than define one; the leaderboard averages them.
 REPEAT_KEYS = frozenset({"seed", "data.fold", "data.repeat"})
-GROUPS = ("data", "sampler", "loss", "model", "threshold")
+GROUPS = ("data", "strategy", "sampler", "loss", "model", "threshold")
 COLUMNS = ("acc", "precision", "recall", "f1", "pr_auc", "roc_auc", "mcc", "balanced_acc", "g_mean")
 
 
@@ -77,6 +77,8 @@ def label_runs(runs: Sequence[dict[str, Any]]) -> list[str]:
     varying = [
         k for k in varying if not ("." not in k and any(v.startswith(k + ".") for v in varying))
     ]
+    if "strategy" in varying:  # a strategy names its sampler and loss
+        varying = [k for k in varying if k not in ("sampler", "loss")]
     if not varying:
         varying = [k for k in ("sampler", "loss") if k in keys]
     return [" ".join(f"{k}={s.get(k, '-')}" for k in varying) or "default" for s in settings]

@@ -1,0 +1,164 @@
+"""Hydra entry point: diagnose a dataset's imbalance before training on it.
+
+python -m imbalance_lab.diagnose data=keel data.name=yeast4
+python -m imbalance_lab.diagnose data=synthetic data.n_samples=600
+
+Composes the training config tree (same data configs, split, scaler and seed), splits the data as
+training does but without resampling, prints class counts, imbalance ratios, the minority
+typology and class overlap, and writes ``diagnosis.json`` and ``typology_pca.png`` into the run's
+output folder (``logs/diagnose/runs/...`` unless ``task_name`` or ``hydra.run.dir`` is set).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import hydra
+import numpy as np
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from rich.console import Console
+from rich.table import Table
+
+from imbalance_lab.data import ImbalanceDataModule
+from imbalance_lab.evaluation import plots
+from imbalance_lab.evaluation.diagnostics import (
+    TYPES,
+    data_report,
+    minority_typology,
+    typology_pca_figure,
+)
+from imbalance_lab.train import CONF_DIR, _hydra_info
+
+log = logging.getLogger(__name__)
+DIAGNOSIS_FILE = "diagnosis.json"
+FIGURE_FILE = "typology_pca.png"
+
+
+def build_unresampled_datamodule(cfg: DictConfig) -> ImbalanceDataModule:
+    """The DataModule of :func:`imbalance_lab.train.build_datamodule`, with no sampler."""
+    return ImbalanceDataModule(
+        source=instantiate(cfg.data.source, _partial_=True),
+        sampler=None,
+        val_size=cfg.data.val_size,
+        test_size=cfg.data.test_size,
+        batch_size=cfg.data.batch_size,
+        scaler=cfg.data.scaler,
+        seed=cfg.seed,
+    )
+
+
+def interpret(report: Mapping[str, Any]) -> list[str]:
+    """Short reading of a :func:`data_report`: what its symptoms suggest for a strategy."""
+    shares, ov = report["typology"]["shares"], report["overlap"]
+    lines = []
+    hard = shares["rare"] + shares["outlier"]
+    if hard >= 0.3:
+        lines.append(
+            f"{hard:.0%} of minority rows are rare/outlier: interpolation-based oversampling "
+            "(SMOTE, ADASYN) is risky, it places synthetic rows inside majority regions; "
+            "prefer loss weighting, threshold tuning or random oversampling."
+        )
+    if shares["borderline"] >= 0.4:
+        lines.append(
+            f"{shares['borderline']:.0%} of minority rows are borderline: the classes overlap; "
+            "cleaning the border (Tomek links) or borderline-focused oversampling may help."
+        )
+    if shares["safe"] >= 0.5 and hard < 0.3:
+        lines.append(
+            f"{shares['safe']:.0%} of minority rows are safe: the imbalance itself is the main "
+            "issue; reweighting or threshold tuning should suffice."
+        )
+    if ov["n_conflicting_feature_rows"]:
+        lines.append(
+            f"{ov['n_conflicting_feature_rows']} feature vectors occur with both labels: "
+            "no classifier can get those rows all right."
+        )
+    return lines or ["no dominant minority type; compare strategies empirically."]
+
+
+def _fmt_ir(ir: float | None) -> str:
+    return "-" if ir is None else f"{ir:.2f}"
+
+
+def print_report(report: dict[str, Any], console: Console | None = None) -> None:
+    """Class counts and imbalance ratio per split, typology and overlap as rich tables."""
+    console = console or Console()
+    title = f"{report['dataset']}: class counts (before resampling)"
+    counts = Table(title=title, title_justify="left")
+    for col, just in (("split", "left"), ("rows", "right"), ("0 majority", "right")):
+        counts.add_column(col, justify=just)
+    counts.add_column("1 minority", justify="right")
+    counts.add_column("IR (maj/min)", justify="right")
+    for split, c in report["counts"].items():
+        counts.add_row(split, str(c["n"]), str(c["0"]), str(c["1"]), _fmt_ir(c["imbalance_ratio"]))
+    console.print(counts)
+
+    typ = report["typology"]
+    title = "minority typology, k=5 neighbours"
+    types = Table(title=title, title_justify="left")
+    types.add_column("type")
+    types.add_column("rows", justify="right")
+    types.add_column("share", justify="right")
+    for t in TYPES:
+        types.add_row(t, str(typ["counts"][t]), f"{typ['shares'][t]:.1%}")
+    ov = report["overlap"]
+    types.add_section()
+    types.add_row("nearest neighbour is majority", "", f"{ov['minority_nn_majority_share']:.1%}")
+    types.add_row(
+        "feature rows with both labels",
+        str(ov["n_conflicting_feature_rows"]),
+        f"({ov['n_rows_in_conflict']} rows)",
+    )
+    console.print(types)
+    for line in report["interpretation"]:
+        console.print(f"-> {line}")
+
+
+def run(cfg: DictConfig) -> tuple[dict[str, Any], np.ndarray, np.ndarray, np.ndarray]:
+    """Split the configured data as training does (no resampling) and diagnose it.
+
+    Returns the JSON-friendly report, all rows ``X``, ``y`` (scaled as training scales them)
+    and the type of each minority row.
+    """
+    dm = build_unresampled_datamodule(cfg)
+    dm.setup()
+    X_all = np.concatenate([X for X, _ in dm.splits.values()])
+    y_all = np.concatenate([y for _, y in dm.splits.values()])
+    info = _hydra_info()
+    report: dict[str, Any] = {
+        "dataset": dm.name,
+        "seed": int(cfg.seed),
+        "choices": info["choices"],
+        "overrides": info["overrides"],
+        "scaler": cfg.data.scaler,
+        "n_dropped_constant_features": dm.n_dropped_features,
+    }
+    report.update(data_report(dm.splits, X_all, y_all))
+    report["interpretation"] = interpret(report)
+    return report, X_all, y_all, minority_typology(X_all, y_all)
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
+def main(cfg: DictConfig) -> None:
+    output_dir = Path(cfg.paths.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    report, X, y, types = run(cfg)
+    path = output_dir / DIAGNOSIS_FILE
+    path.write_text(json.dumps(report, indent=2))
+    plots.save(typology_pca_figure(X, y, types), output_dir / FIGURE_FILE)
+    if cfg.get("print_table", True):
+        print_report(report)
+    log.info("diagnosis written to %s", path)
+
+
+if __name__ == "__main__":
+    # Runs go to logs/diagnose/..., not among training runs, unless the user names a task.
+    if not any(a.startswith("task_name=") for a in sys.argv[1:]):
+        sys.argv.append("task_name=diagnose")
+    main()
