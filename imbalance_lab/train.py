@@ -15,7 +15,6 @@ from typing import Any
 
 import hydra
 import lightning as L
-import numpy as np
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
@@ -24,8 +23,16 @@ from omegaconf import DictConfig, OmegaConf
 
 from imbalance_lab.data import ImbalanceDataModule
 from imbalance_lab.data.resampling import describe_sampler
-from imbalance_lab.evaluation import plots
+from imbalance_lab.evaluation.diagnostics import model_report
 from imbalance_lab.evaluation.metrics import binary_metrics, confusion_counts
+from imbalance_lab.evaluation.plots import plt
+from imbalance_lab.evaluation.run_views import (
+    log_to_tensorboard,
+    pr_curve,
+    predict_probs,
+    run_figures,
+    save_figures,
+)
 from imbalance_lab.evaluation.tables import print_run_table
 from imbalance_lab.evaluation.threshold import ThresholdChoice, tune_threshold
 from imbalance_lab.models.module import ImbalanceClassifier
@@ -52,14 +59,6 @@ def _hydra_info() -> dict[str, Any]:
     }
 
 
-def _pr_curve(probs: torch.Tensor, target: torch.Tensor, max_points: int = 200) -> dict:
-    from torchmetrics.functional.classification import binary_precision_recall_curve
-
-    precision, recall, _ = binary_precision_recall_curve(probs, target.long())
-    keep = np.unique(np.linspace(0, len(recall) - 1, min(len(recall), max_points)).astype(int))
-    return {"precision": precision[keep].tolist(), "recall": recall[keep].tolist()}
-
-
 def _as_float(value: Any) -> float | None:
     return None if value is None else float(value)
 
@@ -74,6 +73,10 @@ def build_datamodule(cfg: DictConfig) -> ImbalanceDataModule:
         batch_size=cfg.data.batch_size,
         scaler=cfg.data.scaler,
         seed=cfg.seed,
+        batch_sampling=cfg.data.batch_sampling,
+        folds=cfg.data.folds,
+        fold=cfg.data.fold,
+        repeat=cfg.data.repeat,
     )
 
 
@@ -95,25 +98,6 @@ def _choose_threshold(
         min_positives=cfg.threshold.min_positives,
         default=float(cfg.threshold.value),
     )
-
-
-def _log_test_views(trainer: L.Trainer, cfg: DictConfig, results: dict) -> None:
-    """Confusion matrix and PR curve as TensorBoard images; settings + test metrics to HPARAMS."""
-    from lightning.pytorch.loggers import TensorBoardLogger
-
-    for lg in trainer.loggers:
-        if not isinstance(lg, TensorBoardLogger):
-            continue
-        writer = lg.experiment
-        curve = results["pr_curve"]
-        writer.add_figure("test/confusion_matrix", plots.confusion_figure(results["confusion"]))
-        writer.add_figure("test/pr_curve", plots.pr_curve_figure({"test": [curve]}))
-        hp = {k: str(v) for k, v in results["choices"].items()}
-        hp.update({"seed": cfg.seed, "threshold": results["threshold"]["value"]})
-        hp.update(
-            {o.split("=", 1)[0]: o.split("=", 1)[1] for o in results["overrides"] if "=" in o}
-        )
-        lg.log_hyperparams(hp, metrics={f"hp/test_{k}": v for k, v in results["test"].items()})
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
@@ -152,22 +136,28 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
         )
 
-    val_y = dm.splits["val"][1]
-    val_probs = torch.cat(trainer.predict(model, dataloaders=dm.val_dataloader()))
-    val_target = torch.from_numpy(val_y)
-    choice = _choose_threshold(cfg, val_probs, val_target)
+    # Probabilities of the tested weights on every split; train = before resampling.
+    splits = {"train": dm.train_original, "val": dm.splits["val"], "test": dm.splits["test"]}
+    probs = {s: predict_probs(model.net, X) for s, (X, _) in splits.items()}
+    targets = {s: y for s, (_, y) in splits.items()}
+    choice = _choose_threshold(cfg, probs["val"], targets["val"])  # validation only
     model.threshold = choice.value
-    trainer.test(model, datamodule=dm, verbose=False)
+    trainer.test(model, datamodule=dm, verbose=False)  # test/* metrics to the loggers
     test_probs, test_target = model.test_results["probs"], model.test_results["target"]
+    diagnosis = model_report(probs, targets, choice.value)
+    test_metrics = {**model.test_results["metrics"], "ece": diagnosis["calibration_test"]["ece"]}
 
     results = {
         "status": "ok",
         "dataset": dm.name,
+        "fold": {"folds": dm.folds, "fold": dm.fold, "repeat": dm.repeat} if dm.folds else None,
         "seed": int(cfg.seed),
         "choices": info["choices"],
         "overrides": info["overrides"],
-        "test": model.test_results["metrics"],
-        "val": binary_metrics(val_probs, val_target, choice.value),
+        "test": test_metrics,
+        "val": binary_metrics(
+            torch.from_numpy(probs["val"]), torch.from_numpy(targets["val"]), choice.value
+        ),
         "confusion": confusion_counts(test_probs, test_target, choice.value),
         "threshold": {"value": choice.value, "rule": choice.rule, "val_score": choice.val_score},
         "class_counts": dm.counts,
@@ -183,10 +173,16 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         "epochs": int(trainer.current_epoch),
         "best_checkpoint": best,
         "timings": {"resample_s": dm.resample_seconds, "train_s": train_seconds},
-        "pr_curve": _pr_curve(test_probs, test_target),
+        "diagnostics": diagnosis,
+        "pr_curve": pr_curve(probs["test"], targets["test"]),
     }
-    if trainer.is_global_zero:
-        _log_test_views(trainer, cfg, results)
+    if trainer.is_global_zero and cfg.get("figures", True):
+        two_d = dm.train_original if dm.n_features == 2 else None
+        figures = run_figures(results, probs, targets, model.net, X_2d=two_d)
+        save_figures(figures, Path(cfg.paths.output_dir))
+        log_to_tensorboard(trainer, figures, results, cfg.seed)
+        for fig in figures.values():
+            plt.close(fig)
     return results
 
 

@@ -106,3 +106,73 @@ def test_keel_default_dataset_is_imbalanced(make_cfg) -> None:
     assert (len(data.y) - n_pos) / n_pos >= 10
     assert data.X.shape[0] == len(data.y)
     assert Path(CONF_DIR, "data", "keel.yaml").exists()
+
+
+def test_folds_are_disjoint_stratified_and_cover_the_data() -> None:
+    from imbalance_lab.data.datamodule import split_data
+
+    rng = np.random.default_rng(0)
+    n = 500
+    y = (rng.random(n) < 0.1).astype(int)
+    X = np.arange(n, dtype=np.float32)[:, None]  # the row id, to trace rows through the split
+    tests = []
+    for fold in range(5):
+        train, val, test = split_data(X, y, 0.2, 0.2, seed=3, folds=5, fold=fold)
+        ids = [set(part[0][:, 0].astype(int)) for part in (train, val, test)]
+        assert not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
+        assert len(ids[0] | ids[1] | ids[2]) == n
+        assert abs(test[1].sum() - y.sum() / 5) <= 1  # stratified
+        tests.append(ids[2])
+    assert set().union(*tests) == set(range(n))
+    assert sum(len(t) for t in tests) == n
+    # Another repeat partitions differently.
+    _, _, other = split_data(X, y, 0.2, 0.2, seed=3, folds=5, fold=0, repeat=1)
+    assert set(other[0][:, 0].astype(int)) != tests[0]
+
+
+def test_fold_settings_are_checked() -> None:
+    from imbalance_lab.data.datamodule import split_data
+    from imbalance_lab.errors import ConfigError
+
+    y = np.array([0] * 50 + [1] * 10)
+    with pytest.raises(ConfigError, match=r"data\.fold"):
+        split_data(np.zeros((60, 1)), y, 0.2, 0.2, seed=0, folds=5, fold=5)
+
+
+def test_balanced_batches_draw_both_classes_equally() -> None:
+    import torch
+
+    from imbalance_lab.data import TensorBatches
+
+    y = torch.tensor([1.0] * 20 + [0.0] * 980)
+    X = torch.arange(1000, dtype=torch.float32)[:, None]
+    batches = TensorBatches(X, y, batch_size=100, shuffle=True, seed=0, balanced=True)
+    drawn = torch.cat([b[1] for b in batches])
+    assert len(drawn) == 1000
+    assert 0.4 < drawn.mean().item() < 0.6  # 2 % positives in the data, ~50 % in the batches
+    plain = torch.cat([b[1] for b in TensorBatches(X, y, 100, shuffle=True, seed=0)])
+    assert plain.mean().item() == pytest.approx(0.02)
+
+
+def test_distributed_shards_are_disjoint_and_cover_an_epoch() -> None:
+    import torch
+
+    from imbalance_lab.data import TensorBatches
+
+    X = torch.arange(101, dtype=torch.float32)[:, None]
+    y = torch.zeros(101)
+    shards = [
+        torch.cat([b[0] for b in TensorBatches(X, y, 16, True, seed=5, rank=r, world_size=2)])
+        for r in range(2)
+    ]
+    ids = [set(s[:, 0].long().tolist()) for s in shards]
+    assert not ids[0] & ids[1] and ids[0] | ids[1] == set(range(101))
+    assert len(TensorBatches(X, y, 16, True, rank=0, world_size=2)) == 4  # ceil(51 / 16)
+
+
+def test_batch_sampling_through_config(make_cfg) -> None:
+    dm = build_datamodule(make_cfg("data.batch_sampling=balanced"))
+    loader = dm.train_dataloader()
+    share = np.mean([b[1].mean().item() for b in loader])
+    assert 0.35 < share < 0.65
+    assert dm.counts["train"]["1"] / sum(dm.counts["train"].values()) < 0.15

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import TINY, run_cli
 
@@ -116,3 +117,48 @@ def test_tuned_threshold_is_chosen_on_validation(make_cfg) -> None:
     # The tuned threshold maximises validation F1: the fixed 0.5 can be no better there.
     fixed = run(make_cfg("threshold=fixed", "trainer.max_epochs=3"))
     assert results["val"]["f1"] >= fixed["val"]["f1"] - 1e-9
+
+
+def test_threshold_is_tuned_on_validation_data_only(make_cfg, monkeypatch) -> None:
+    import imbalance_lab.train as train_mod
+
+    seen = {}
+    real = train_mod.tune_threshold
+
+    def spy(probs, target, **kwargs):
+        seen["target"] = np.asarray(target).copy()
+        return real(probs, target, **kwargs)
+
+    monkeypatch.setattr(train_mod, "tune_threshold", spy)
+    cfg = make_cfg("threshold=tuned", "threshold.min_positives=1")
+    results = run(cfg)
+    dm = train_mod.build_datamodule(cfg)
+    dm.setup()
+    np.testing.assert_array_equal(seen["target"], dm.splits["val"][1])
+    assert len(seen["target"]) == sum(results["class_counts"]["val"].values())
+
+
+def test_cross_validation_fold_run(make_cfg) -> None:
+    results = run(make_cfg("data.folds=3", "data.fold=2"))
+    assert results["fold"] == {"folds": 3, "fold": 2, "repeat": 0}
+    n_rows = sum(sum(results["class_counts"][s].values()) for s in ("train_before", "val", "test"))
+    assert sum(results["class_counts"]["test"].values()) == pytest.approx(n_rows / 3, abs=1)
+
+
+def test_run_diagnoses_the_model(make_cfg, tmp_path) -> None:
+    """Per-class recall, calibration and generalisation in metrics.json; figures as PNGs."""
+    toy = ["data=toy2d", "data.n_samples=600", "data.minority_fraction=0.1"]
+    results = run(make_cfg(*toy, *TINY[5:], tiny=False))
+    diag = results["diagnostics"]
+    for split in ("train", "val", "test"):
+        r = diag["recall"][split]
+        assert 0 <= r["minority_recall"] <= 1 and 0 <= r["majority_recall"] <= 1
+    assert diag["recall"]["test"]["minority_recall"] == pytest.approx(results["test"]["recall"])
+    assert diag["recall"]["test"]["majority_recall"] == pytest.approx(
+        results["test"]["recall_majority"]
+    )
+    assert 0 <= results["test"]["ece"] <= 1
+    assert isinstance(diag["generalisation"]["generalisation_gap_flag"], bool)
+    names = ("confusion_matrix", "pr_curve", "reliability", "probability_histograms")
+    for name in (*names, "decision_boundary"):  # 2D data: the boundary is drawn too
+        assert (tmp_path / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from imbalance_lab.data.resampling import class_counts, resample
@@ -27,27 +28,54 @@ class TensorBatches:
     Written by hand because ``DataLoader(TensorDataset)`` collates one row at a time, which
     costs ~7x the throughput of slicing on small tabular models. Shuffling draws from a
     generator seeded by the run's seed, so batches are reproducible.
+
+    ``balanced=True`` draws each epoch's rows with replacement, each class with probability 1/2
+    (the online alternative to oversampling). Under distributed training every rank draws the
+    same order from the shared seed and takes every ``world_size``-th row of it, so the ranks
+    see disjoint shards of one epoch.
     """
 
     def __init__(
-        self, X: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool, seed: int = 0
+        self,
+        X: torch.Tensor,
+        y: torch.Tensor,
+        batch_size: int,
+        shuffle: bool,
+        seed: int = 0,
+        balanced: bool = False,
+        rank: int = 0,
+        world_size: int = 1,
     ) -> None:
         self.X, self.y = X, y
         self.batch_size = batch_size
         self.shuffle = shuffle
+        self.balanced = balanced
+        self.rank, self.world_size = rank, world_size
         self.generator = torch.Generator().manual_seed(seed)
+        if balanced:
+            counts = torch.bincount(y.long(), minlength=2).clamp(min=1).double()
+            self.weights = (1.0 / counts)[y.long()]
+
+    def _order(self) -> torch.Tensor | None:
+        n = len(self.y)
+        if self.balanced:
+            order = torch.multinomial(self.weights, n, replacement=True, generator=self.generator)
+        elif self.shuffle:
+            order = torch.randperm(n, generator=self.generator)
+        else:
+            order = None if self.world_size == 1 else torch.arange(n)
+        if order is not None and self.world_size > 1:
+            order = order[self.rank :: self.world_size]
+        return order
 
     def __len__(self) -> int:
-        return (len(self.y) + self.batch_size - 1) // self.batch_size
+        n = -(-len(self.y) // self.world_size)
+        return -(-n // self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        n = len(self.y)
-        if self.shuffle:
-            order = torch.randperm(n, generator=self.generator)
-            X, y = self.X[order], self.y[order]
-        else:
-            X, y = self.X, self.y
-        for start in range(0, n, self.batch_size):
+        order = self._order()
+        X, y = (self.X, self.y) if order is None else (self.X[order], self.y[order])
+        for start in range(0, len(y), self.batch_size):
             yield X[start : start + self.batch_size], y[start : start + self.batch_size]
 
 
@@ -67,10 +95,42 @@ def _check_finite(data: TabularData) -> None:
         )
 
 
+def _test_fold(
+    y: np.ndarray, folds: int, fold: int, repeat: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (rest, test) of fold ``fold`` of repetition ``repeat`` of a stratified k-fold."""
+    if folds < 2 or not 0 <= fold < folds or repeat < 0:
+        raise ConfigError(
+            f"data.folds={folds}, data.fold={fold}, data.repeat={repeat}: need folds >= 2, "
+            "0 <= fold < folds and repeat >= 0."
+        )
+    if int((y == 1).sum()) < folds:
+        raise ConfigError(
+            f"the data holds {int((y == 1).sum())} positive rows, fewer than data.folds={folds}; "
+            "lower data.folds."
+        )
+    cv = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeat + 1, random_state=seed)
+    rest, test = next(itertools.islice(cv.split(np.zeros(len(y)), y), repeat * folds + fold, None))
+    return rest, test
+
+
 def split_data(
-    X: np.ndarray, y: np.ndarray, val_size: float, test_size: float, seed: int
+    X: np.ndarray,
+    y: np.ndarray,
+    val_size: float,
+    test_size: float,
+    seed: int,
+    folds: int | None = None,
+    fold: int = 0,
+    repeat: int = 0,
 ) -> tuple[Split, Split, Split]:
-    """Stratified train/val/test split; every split must hold both classes."""
+    """Stratified train/val/test split; every split must hold both classes.
+
+    With ``folds``, test is fold ``fold`` of a stratified k-fold (repetition ``repeat``, both
+    seeded), and the rest is split again into train and val; ``test_size`` is then unused.
+    """
+    if folds:
+        test_size = 1 / folds
     if not (0 < val_size < 1 and 0 < test_size < 1 and val_size + test_size < 1):
         raise ConfigError(
             f"data.val_size={val_size} and data.test_size={test_size} must be in (0, 1) "
@@ -91,9 +151,13 @@ def split_data(
             + ", ".join(f"{k} needs >= {v} positives in all" for k, v in short.items())
             + ". Use larger data.val_size/data.test_size or more data."
         )
-    X_rest, X_test, y_rest, y_test = train_test_split(
-        X, y, test_size=test_size, stratify=y, random_state=seed
-    )
+    if folds:
+        rest, test = _test_fold(y, folds, fold, repeat, seed)
+        X_rest, X_test, y_rest, y_test = X[rest], X[test], y[rest], y[test]
+    else:
+        X_rest, X_test, y_rest, y_test = train_test_split(
+            X, y, test_size=test_size, stratify=y, random_state=seed
+        )
     X_train, X_val, y_train, y_val = train_test_split(
         X_rest, y_rest, test_size=val_size / (1 - test_size), stratify=y_rest, random_state=seed
     )
@@ -146,6 +210,10 @@ class ImbalanceDataModule(L.LightningDataModule):
         batch_size: int = 64,
         scaler: str = "standard",
         seed: int = 0,
+        batch_sampling: str = "shuffle",
+        folds: int | None = None,
+        fold: int = 0,
+        repeat: int = 0,
     ) -> None:
         super().__init__()
         self.source = source
@@ -154,7 +222,14 @@ class ImbalanceDataModule(L.LightningDataModule):
         self.batch_size = batch_size
         self.scaler_kind = scaler
         self.seed = seed
+        if batch_sampling not in ("shuffle", "balanced"):
+            raise ConfigError(
+                f"data.batch_sampling={batch_sampling!r} is unknown; use shuffle or balanced."
+            )
+        self.batch_sampling = batch_sampling
+        self.folds, self.fold, self.repeat = folds, fold, repeat
         self.splits: dict[str, Split] = {}
+        self.train_original: Split | None = None
         self.counts: dict[str, dict[str, int]] = {}
         self.resample_seconds = 0.0
         self.n_dropped_features = 0
@@ -171,13 +246,24 @@ class ImbalanceDataModule(L.LightningDataModule):
         data = self.source() if callable(self.source) else self.source
         _check_finite(data)
         self.name = data.name
-        train, val, test = split_data(data.X, data.y, self.val_size, self.test_size, self.seed)
+        train, val, test = split_data(
+            data.X,
+            data.y,
+            self.val_size,
+            self.test_size,
+            self.seed,
+            folds=self.folds,
+            fold=self.fold,
+            repeat=self.repeat,
+        )
         transform = fit_scaler(train[0], self.scaler_kind)
         self.n_dropped_features = transform.n_dropped
         if self.n_dropped_features:
             log.info("dropped %d features constant in the train split", self.n_dropped_features)
         X_train, y_train = transform(train[0]), train[1]
         self.counts["train_before"] = class_counts(y_train)
+        # Kept (no copy) to diagnose the model on the rows it learnt from, before resampling.
+        self.train_original = (X_train, y_train)
         if self.sampler is not None:
             res = resample(self.sampler, X_train, y_train)
             X_train, y_train, self.resample_seconds = res.X, res.y, res.seconds
@@ -194,12 +280,18 @@ class ImbalanceDataModule(L.LightningDataModule):
     def _batches(self, split: str, shuffle: bool) -> TensorBatches:
         self.setup()
         X, y = self.splits[split]
+        train = split == "train"
+        # Evaluation runs whole on each rank; only training is sharded across ranks.
+        trainer = self.trainer if train else None
         return TensorBatches(
             torch.from_numpy(X),
             torch.from_numpy(y.astype(np.float32)),
             self.batch_size,
             shuffle=shuffle,
             seed=self.seed,
+            balanced=train and self.batch_sampling == "balanced",
+            rank=trainer.global_rank if trainer else 0,
+            world_size=trainer.world_size if trainer else 1,
         )
 
     def train_dataloader(self) -> TensorBatches:

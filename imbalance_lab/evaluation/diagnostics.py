@@ -20,12 +20,7 @@ from imbalance_lab.evaluation import plots
 
 plt = plots.plt  # pyplot with the Agg backend already selected by plots
 TYPES = ("safe", "borderline", "rare", "outlier")
-TYPE_COLORS = {
-    "safe": "tab:green",
-    "borderline": "tab:orange",
-    "rare": "tab:red",
-    "outlier": "tab:purple",
-}
+TYPE_COLORS = dict(zip(TYPES, ("tab:green", "tab:orange", "tab:red", "tab:purple"), strict=True))
 
 
 def _class_counts(y: np.ndarray) -> dict[str, Any]:
@@ -247,20 +242,19 @@ def typology_pca_figure(X: np.ndarray, y: np.ndarray, types: np.ndarray) -> Figu
     X, y, types = np.asarray(X, dtype=np.float64), np.asarray(y).ravel(), np.asarray(types)
     if X.shape[1] > 2:
         pca = PCA(n_components=2).fit(X)
-        Z, var = pca.transform(X), pca.explained_variance_ratio_
+        xy, var = pca.transform(X), pca.explained_variance_ratio_
         labels = [f"PC {i + 1} ({v:.0%} of variance)" for i, v in enumerate(var)]
     else:
-        Z, labels = X, ["x0", "x1"]
+        xy, labels = X, ["x0", "x1"]
     fig, ax = plt.subplots(figsize=(6, 5), layout="constrained")
-    ax.scatter(*Z[y == 0].T, s=6, c="lightgrey", alpha=0.6, label=f"0 majority ({(y == 0).sum()})")
-    Z_min = Z[y == 1]
+    ax.scatter(*xy[y == 0].T, s=6, c="lightgrey", alpha=0.6, label=f"0 majority ({(y == 0).sum()})")
+    xy_min = xy[y == 1]
     for i, t in enumerate(TYPES):
         sel = types == t
         if sel.any():  # safe drawn on top: the rarest sight on imbalanced data
-            ax.scatter(*Z_min[sel].T, s=22, c=TYPE_COLORS[t], ec="black", lw=0.3,
+            ax.scatter(*xy_min[sel].T, s=22, c=TYPE_COLORS[t], ec="black", lw=0.3,
                        zorder=3 + len(TYPES) - i, label=f"1 {t} ({sel.sum()})")  # fmt: skip
-    ax.set_xlabel(labels[0])
-    ax.set_ylabel(labels[1])
+    ax.set(xlabel=labels[0], ylabel=labels[1])
     ax.legend(fontsize=8, markerscale=1.3)
     view = "PCA projection" if X.shape[1] > 2 else "2D data"
     ax.set_title(f"minority typology (5 nearest neighbours), {view}", fontsize=9)

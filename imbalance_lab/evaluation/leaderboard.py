@@ -28,7 +28,20 @@ log = logging.getLogger(__name__)
 # Overrides that repeat a configuration rather than define one; the leaderboard averages them.
 REPEAT_KEYS = frozenset({"seed", "data.fold", "data.repeat"})
 GROUPS = ("data", "strategy", "sampler", "loss", "model", "threshold")
-COLUMNS = ("acc", "precision", "recall", "f1", "pr_auc", "roc_auc", "mcc", "balanced_acc", "g_mean")
+COLUMNS = (
+    "acc",
+    "precision",
+    "recall",
+    "f1",
+    "pr_auc",
+    "roc_auc",
+    "mcc",
+    "balanced_acc",
+    "g_mean",
+    "recall_majority",
+    "ece",
+)
+LOWER_IS_BETTER = frozenset({"ece"})  # calibration error
 
 
 def load_runs(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
@@ -106,7 +119,10 @@ def leaderboard(runs: Sequence[dict[str, Any]]) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     df = df.sort_values(["f1_mean", "runs"], ascending=False, na_position="last", kind="stable")
     df = df.reset_index(drop=True)
-    best = {m: df[f"{m}_mean"].max() for m in COLUMNS}
+    best = {
+        m: df[f"{m}_mean"].min() if m in LOWER_IS_BETTER else df[f"{m}_mean"].max()
+        for m in COLUMNS
+    }
     df["best"] = [
         " ".join(m for m in COLUMNS if np.isfinite(best[m]) and row[f"{m}_mean"] == best[m])
         for _, row in df.iterrows()
@@ -128,7 +144,11 @@ def _present(df: pd.DataFrame) -> list[str]:
 def to_markdown(df: pd.DataFrame, title: str = "") -> str:
     metrics = _present(df)
     lines = [f"# {title}", ""] if title else []
-    lines.append("Test metrics, positive class = minority; mean ± std over runs; best in bold.")
+    lines.append(
+        "Test metrics, positive class = minority; mean ± std over runs; best in bold "
+        "(lowest for ece, the expected calibration error). recall = minority recall, "
+        "recall_majority = majority recall."
+    )
     lines.append("")
     lines.append("| strategy | runs | " + " | ".join(metrics) + " | failed |")
     lines.append("|---|---:|" + "---:|" * len(metrics) + "---|")

@@ -49,8 +49,8 @@ def tune_threshold(
     scores = np.unique(p)
     candidates = np.concatenate([(scores[:-1] + scores[1:]) / 2, [default]])
     pos, neg = np.sort(p[y]), np.sort(p[~y])
-    tp = len(pos) - np.searchsorted(pos, candidates, side="left")
-    fp = len(neg) - np.searchsorted(neg, candidates, side="left")
+    tp = len(pos) - np.searchsorted(pos, candidates, side="right")
+    fp = len(neg) - np.searchsorted(neg, candidates, side="right")
     values = counts_to_metrics(tn=len(neg) - fp, fp=fp, fn=len(pos) - tp, tp=tp)[metric]
     best_score = values.max()
     ties = np.flatnonzero(values >= best_score - 1e-12)

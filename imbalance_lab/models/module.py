@@ -71,8 +71,9 @@ class ImbalanceClassifier(L.LightningModule):
         self._test_targets.append(y)
 
     def on_test_epoch_end(self) -> None:
-        probs = self.all_gather(torch.cat(self._test_probs)).flatten()
-        target = self.all_gather(torch.cat(self._test_targets)).flatten()
+        # Every rank evaluates the whole test split (only training is sharded), so no gather.
+        probs = torch.cat(self._test_probs).flatten()
+        target = torch.cat(self._test_targets).flatten()
         self._test_probs.clear()
         self._test_targets.clear()
         metrics = binary_metrics(probs, target, self.threshold)

@@ -1,0 +1,292 @@
+"""Drop-in versions of imblearn's TomekLinks and NearMiss(version=2) that finish at a million rows.
+
+Both return exactly what imblearn returns (same rows, same order, same ``sample_indices_``);
+they only avoid work whose result is thrown away:
+
+* imblearn's ``TomekLinks`` searches the nearest neighbour of *every* row among all rows, an
+  all-vs-all search (quadratic in rows for 30 features, hours at 1M rows). A Tomek link joins
+  rows of two different classes, so one endpoint of every link lies outside the largest class
+  (the minority, for binary data). :class:`TomekLinks` searches neighbours for those rows only,
+  then for the rows they point at, and applies imblearn's test to the rows whose neighbour is
+  known: every other row cannot be a link.
+* imblearn's ``NearMiss(version=2)`` asks for the distance of every majority row to *every*
+  minority row, sorted: a majority x minority float64 matrix twice over (158 GB at 1M rows with
+  1% minority). It only needs the mean distance to the k farthest minority rows.
+  :class:`NearMiss` computes that per chunk of majority rows, with the same floating-point
+  operations as scikit-learn's neighbour search, so the selected rows are identical.
+
+Identity is not a matter of luck: the neighbour searches are scikit-learn's own estimator fitted
+on the same data, queried for fewer rows, under the parallel strategy scikit-learn would have
+chosen for imblearn's full query (which decides how exact ties between duplicate rows break).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import sklearn
+from imblearn.under_sampling import NearMiss as _ImblearnNearMiss
+from imblearn.under_sampling import TomekLinks as _ImblearnTomekLinks
+from scipy.linalg.blas import dgemm
+from scipy.sparse import issparse
+from sklearn.neighbors import NearestNeighbors
+from sklearn.utils import _safe_indexing
+
+# Rows x minority-rows distances held at once by NearMiss-2 (float64): 2**23 = 64 MiB a buffer.
+_NEARMISS_CHUNK_ELEMENTS = 2**23
+
+
+def _openmp_threads() -> int:
+    try:
+        from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+
+        return int(_openmp_effective_n_threads())
+    except ImportError:  # pragma: no cover - private helper moved
+        import os
+
+        return os.cpu_count() or 1
+
+
+def _argkmin_strategy(n_queries: int, n_fit: int) -> str:
+    """The parallel strategy scikit-learn's ArgKmin picks for ``n_queries`` x ``n_fit`` rows.
+
+    It decides the order in which candidate neighbours reach each row's heap, hence which of two
+    equally distant rows (duplicates) wins. Querying a subset must reuse imblearn's choice.
+    """
+    config = sklearn.get_config()
+    strategy = config.get("pairwise_dist_parallel_strategy", "auto")
+    if strategy != "auto":
+        return strategy
+    chunk_size = config.get("pairwise_dist_chunk_size", 256)
+    if n_fit < n_queries or 4 * chunk_size * _openmp_threads() < n_queries:
+        return "parallel_on_X"
+    return "parallel_on_Y"
+
+
+def _uses_argkmin(nn: NearestNeighbors, X: Any) -> bool:
+    """Whether ``nn.kneighbors(X)`` runs scikit-learn's Cython ArgKmin reduction."""
+    from sklearn.metrics._pairwise_distances_reduction import ArgKmin
+
+    if nn._fit_method != "brute" or issparse(X):
+        return False
+    X = np.ascontiguousarray(X[:1])  # kneighbors makes its query C-contiguous
+    return bool(ArgKmin.is_usable_for(X, nn._fit_X, nn.effective_metric_))
+
+
+def _kneighbors_like_full_query(
+    nn: NearestNeighbors, X: Any, rows: np.ndarray, n_neighbors: int, n_full: int
+) -> np.ndarray:
+    """``nn.kneighbors(X[rows])`` returning what ``nn.kneighbors(X_full)[rows]`` returns, where
+    ``X_full`` has ``n_full`` rows (indices only).
+
+    Tree searches and scikit-learn's brute-force fallback treat each query row on its own. Its
+    Cython ArgKmin reduction does too, given the same parallel strategy, which it chooses from
+    the number of query rows: it is called here as ``kneighbors`` calls it, with the strategy of
+    the full query.
+    """
+    if len(rows) == 0:
+        return np.empty((0, n_neighbors), dtype=np.intp)
+    query = _safe_indexing(X, rows)
+    if not _uses_argkmin(nn, query):
+        return nn.kneighbors(query, n_neighbors=n_neighbors, return_distance=False)
+    from sklearn.metrics._pairwise_distances_reduction import ArgKmin
+
+    return ArgKmin.compute(
+        X=np.ascontiguousarray(query),
+        Y=nn._fit_X,
+        k=n_neighbors,
+        metric=nn.effective_metric_,
+        metric_kwargs=nn.effective_metric_params_,
+        strategy=_argkmin_strategy(n_full, nn.n_samples_fit_),
+        return_distance=False,
+    )
+
+
+class TomekLinks(_ImblearnTomekLinks):
+    """imblearn's ``TomekLinks``, searching neighbours only where a link can be.
+
+    Same parameters, attributes and output as :class:`imblearn.under_sampling.TomekLinks`. The
+    neighbour search runs for the rows outside the largest class (1% of the rows on data with a
+    1% minority) and then for the rows those point at, instead of for every row.
+    """
+
+    def _fit_resample(self, X: Any, y: np.ndarray) -> tuple[Any, np.ndarray]:
+        nn = NearestNeighbors(n_neighbors=2, n_jobs=self.n_jobs)
+        nn.fit(X)
+        n = len(y)
+        # imblearn's own run queries every row with ``kneighbors(X)``; the query is then the fit
+        # data itself, which the brute-force fallback (dense data with scikit-learn's Cython
+        # reduction disabled) treats specially. Only there is the full search kept.
+        if not (nn._fit_method in ("kd_tree", "ball_tree") or issparse(X) or _uses_argkmin(nn, X)):
+            return super()._fit_resample(X, y)
+
+        classes, counts = np.unique(y, return_counts=True)
+        largest = classes[np.argmax(counts)]
+        # Every link joins two classes, so at least one endpoint lies outside the largest one.
+        seeds = np.flatnonzero(y != largest)
+        nn_index = np.full(n, -1, dtype=np.intp)
+        nn_index[seeds] = _kneighbors_like_full_query(nn, X, seeds, 2, n)[:, 1]
+        # The rows the seeds point at across classes: the other endpoint of every possible link.
+        targets = nn_index[seeds]
+        targets = np.setdiff1d(targets[y[targets] != y[seeds]], seeds)
+        nn_index[targets] = _kneighbors_like_full_query(nn, X, targets, 2, n)[:, 1]
+
+        links = self.is_tomek_known(y, nn_index, self.sampling_strategy_)
+        self.sample_indices_ = np.flatnonzero(np.logical_not(links))
+        return _safe_indexing(X, self.sample_indices_), _safe_indexing(y, self.sample_indices_)
+
+    @staticmethod
+    def is_tomek_known(y: np.ndarray, nn_index: np.ndarray, class_type: Any) -> np.ndarray:
+        """imblearn's ``is_tomek``, vectorised, where ``nn_index`` is -1 for rows not searched.
+
+        A row is a link when its class is cleaned, its nearest neighbour has another class and
+        that neighbour's nearest neighbour is the row. Rows not searched cannot be links.
+        """
+        links = np.zeros(len(y), dtype=bool)
+        cleaned = [c for c in np.unique(y) if c in class_type]
+        rows = np.flatnonzero((nn_index >= 0) & np.isin(y, cleaned))
+        partner = nn_index[rows]
+        links[rows] = (y[partner] != y[rows]) & (nn_index[partner] == rows)
+        return links
+
+
+class NearMiss(_ImblearnNearMiss):
+    """imblearn's ``NearMiss``; version 2 runs in bounded memory, versions 1 and 3 are imblearn's.
+
+    Same parameters, attributes and output as :class:`imblearn.under_sampling.NearMiss`.
+    NearMiss-2 keeps the majority rows whose mean distance to their ``n_neighbors`` *farthest*
+    minority rows is smallest; imblearn sorts the distances to all minority rows for every
+    majority row at once, which does not fit in memory at a million rows. Here the k largest
+    distances are taken per chunk of majority rows.
+    """
+
+    def _fit_resample(self, X: Any, y: np.ndarray) -> tuple[Any, np.ndarray]:
+        if self.version != 2:
+            return super()._fit_resample(X, y)
+        self._validate_estimator()
+
+        idx_under = np.empty((0,), dtype=int)
+        target_stats = Counter(y)
+        class_minority = min(target_stats, key=target_stats.get)
+        minority_class_indices = np.flatnonzero(y == class_minority)
+        X_minority = _safe_indexing(X, minority_class_indices)
+        self.nn_.fit(X_minority)
+
+        for target_class in np.unique(y):
+            if target_class in self.sampling_strategy_:
+                n_samples = self.sampling_strategy_[target_class]
+                X_class = _safe_indexing(X, np.flatnonzero(y == target_class))
+                dist_sum = self._farthest_distance_sums(X_class, X_minority)
+                # imblearn: sorted(range(n), key=dist.__getitem__), a stable ascending sort.
+                index_target_class = np.argsort(dist_sum, kind="stable")[:n_samples]
+                if len(dist_sum) < n_samples:
+                    warnings.warn(
+                        "The number of the samples to be selected is larger"
+                        " than the number of samples available. The"
+                        " balancing ratio cannot be ensure and all samples"
+                        " will be returned.",
+                        stacklevel=2,
+                    )
+            else:
+                index_target_class = slice(None)
+            idx_under = np.concatenate(
+                (idx_under, np.flatnonzero(y == target_class)[index_target_class]), axis=0
+            )
+
+        self.sample_indices_ = idx_under
+        return _safe_indexing(X, idx_under), _safe_indexing(y, idx_under)
+
+    def _farthest_distance_sums(self, X_class: Any, X_minority: Any) -> np.ndarray:
+        """For each row of ``X_class``, the sum of its distances to its ``nn_.n_neighbors``
+        farthest minority rows, ascending, as ``np.sum(dist_vec[:, -k:], axis=1)`` in imblearn,
+        where ``dist_vec`` holds the sorted distances to all minority rows."""
+        nn = self.nn_
+        n_min = nn.n_samples_fit_
+        k = min(nn.n_neighbors, n_min)
+        n_rows = X_class.shape[0]
+        chunk = max(1, _NEARMISS_CHUNK_ELEMENTS // n_min)
+        out = np.empty(n_rows, dtype=np.float64)
+
+        plain_euclidean = (
+            type(nn) is NearestNeighbors
+            and nn.effective_metric_ == "euclidean"
+            and not nn.effective_metric_params_
+            and not issparse(X_class)
+        )
+        if plain_euclidean and _uses_argkmin(nn, X_class):
+            kernel = _BruteEuclidean(nn._fit_X)
+        elif plain_euclidean and nn._fit_method in ("kd_tree", "ball_tree"):
+            kernel = _TreeEuclidean(X_minority)
+        else:
+            kernel = None
+
+        for start in range(0, n_rows, chunk):
+            stop = min(start + chunk, n_rows)
+            if kernel is None:  # any other neighbours object: its own search, chunk by chunk
+                rows = np.arange(start, stop)
+                dist, _ = nn.kneighbors(_safe_indexing(X_class, rows), n_neighbors=n_min)
+                farthest = dist[:, -k:]
+            else:
+                # The k largest of a row's distances; the kernels return a value that is
+                # monotone in the distance, so select first and finish only k per row.
+                values = kernel.reduced(X_class[start:stop])
+                top = np.partition(values, n_min - k, axis=1)[:, n_min - k :]
+                farthest = np.sort(kernel.finish(top), axis=1)
+            out[start:stop] = np.sum(farthest, axis=1)
+        return out
+
+
+class _BruteEuclidean:
+    """Distances exactly as scikit-learn's ``EuclideanArgKmin`` computes them.
+
+    ``sqrt(max((|x|^2 + (-2 x.y)) + |y|^2, 0))`` with the dot products from BLAS ``dgemm`` on
+    float64 (float32 input upcast), laid out as scikit-learn's ``_gemm`` call, and the squared
+    norms from scikit-learn's own row-norm routine.
+    """
+
+    def __init__(self, Y: np.ndarray) -> None:
+        from sklearn.metrics._pairwise_distances_reduction import sqeuclidean_row_norms
+
+        self._norms = sqeuclidean_row_norms
+        self.Y = np.ascontiguousarray(Y)
+        self.Y64 = np.ascontiguousarray(self.Y, dtype=np.float64)
+        self.Y_sq = self._norms(self.Y, _openmp_threads())
+
+    def reduced(self, X: np.ndarray) -> np.ndarray:
+        X = np.ascontiguousarray(X, dtype=self.Y.dtype)
+        X_sq = self._norms(X, _openmp_threads())
+        X64 = np.ascontiguousarray(X, dtype=np.float64)
+        # Fortran view: C^T (n_Y x n_X) = -2 * Y64 @ X64^T, as scikit-learn's row-major _gemm.
+        middle = dgemm(-2.0, self.Y64.T, X64.T, trans_a=1, trans_b=0).T
+        middle += X_sq[:, None]
+        middle += self.Y_sq[None, :]
+        return middle
+
+    @staticmethod
+    def finish(values: np.ndarray) -> np.ndarray:
+        return np.sqrt(np.maximum(values, 0.0))
+
+
+class _TreeEuclidean:
+    """Distances exactly as scikit-learn's KD/Ball trees compute them: the squared differences
+    summed feature by feature in float64, then a square root."""
+
+    def __init__(self, Y: np.ndarray) -> None:
+        self.Y = np.asarray(Y, dtype=np.float64)
+
+    def reduced(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        acc = np.zeros((X.shape[0], self.Y.shape[0]))
+        diff = np.empty_like(acc)
+        for f in range(X.shape[1]):
+            np.subtract(X[:, f, None], self.Y[None, :, f], out=diff)
+            diff *= diff
+            acc += diff
+        return acc
+
+    @staticmethod
+    def finish(values: np.ndarray) -> np.ndarray:
+        return np.sqrt(values)
