@@ -27,13 +27,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="where to write leaderboard.{csv,md} and plots (default: first path)",
     )
+    parser.add_argument(
+        "--metric",
+        default="f1",
+        help="metric for selection on validation and for ranks (default f1)",
+    )
+    parser.add_argument(
+        "--baseline",
+        default=None,
+        help="strategy label to test the others against (Wilcoxon over datasets)",
+    )
     args = parser.parse_args(argv)
     try:
         runs = load_runs(args.paths)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    files = write_report(runs, args.out or args.paths[0])
+    try:
+        files = write_report(
+            runs, args.out or args.paths[0], baseline=args.baseline, metric=args.metric
+        )
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     print("written: " + ", ".join(str(p) for p in files.values()))
     return 0
 

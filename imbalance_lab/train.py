@@ -10,11 +10,14 @@ import json
 import logging
 import time
 import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import hydra
 import lightning as L
+import numpy as np
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
@@ -100,15 +103,20 @@ def _choose_threshold(
     )
 
 
-def run(cfg: DictConfig) -> dict[str, Any]:
-    """Train and evaluate one configuration; returns what goes into metrics.json."""
-    if cfg.get("threads"):
-        torch.set_num_threads(int(cfg.threads))
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
-    info = _hydra_info()
+@dataclass
+class Fitted:
+    """A trained model as the evaluation sees it: a probability function and its provenance."""
 
-    dm = build_datamodule(cfg)
-    dm.setup("fit")
+    predict: Callable[[np.ndarray], np.ndarray]
+    train_seconds: float
+    epochs: int | None = None
+    best_checkpoint: str = ""
+    pos_weight: float | None = None
+    trainer: L.Trainer | None = None
+
+
+def fit_network(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
+    """Lightning fit of ``cfg.model.net``; returns the best checkpoint's weights."""
     loss = instantiate(cfg.loss)
     if hasattr(loss, "fit_counts"):  # pos_weight: auto -> n_neg / n_pos after resampling
         loss.fit_counts(dm.counts["train"]["0"], dm.counts["train"]["1"])
@@ -128,24 +136,57 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     )
     start = time.perf_counter()
     trainer.fit(model, datamodule=dm)
-    train_seconds = time.perf_counter() - start
-
+    seconds = time.perf_counter() - start
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-    if best:  # test the best checkpoint, not the last epoch
-        model.load_state_dict(
-            torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
-        )
+    if best:  # evaluate the best checkpoint, not the last epoch
+        state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
+        model.load_state_dict(state)
+    return Fitted(
+        predict=lambda X: predict_probs(model.net, X),
+        train_seconds=seconds,
+        epochs=int(trainer.current_epoch),
+        best_checkpoint=best,
+        pos_weight=_as_float(getattr(loss, "pos_weight", None)),
+        trainer=trainer,
+    )
 
-    # Probabilities of the tested weights on every split; train = before resampling.
+
+def fit_estimator(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
+    """A scikit-learn reference (``model=hgb`` / ``model=logreg``) on the same resampled split."""
+    estimator = instantiate(cfg.model.estimator)
+    X, y = dm.splits["train"]
+    start = time.perf_counter()
+    estimator.fit(X, y)
+    return Fitted(
+        predict=lambda X: estimator.predict_proba(X)[:, 1].astype(np.float32),
+        train_seconds=time.perf_counter() - start,
+    )
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Train and evaluate one configuration; returns what goes into metrics.json."""
+    if cfg.get("threads"):
+        torch.set_num_threads(int(cfg.threads))
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    info = _hydra_info()
+    dm = build_datamodule(cfg)
+    dm.setup("fit")
+    fitted = fit_estimator(cfg, dm) if "estimator" in cfg.model else fit_network(cfg, dm)
+
+    # Probabilities of the selected model on every split; train = before resampling.
     splits = {"train": dm.train_original, "val": dm.splits["val"], "test": dm.splits["test"]}
-    probs = {s: predict_probs(model.net, X) for s, (X, _) in splits.items()}
+    probs = {s: fitted.predict(X) for s, (X, _) in splits.items()}
     targets = {s: y for s, (_, y) in splits.items()}
     choice = _choose_threshold(cfg, probs["val"], targets["val"])  # validation only
-    model.threshold = choice.value
-    trainer.test(model, datamodule=dm, verbose=False)  # test/* metrics to the loggers
-    test_probs, test_target = model.test_results["probs"], model.test_results["target"]
     diagnosis = model_report(probs, targets, choice.value)
-    test_metrics = {**model.test_results["metrics"], "ece": diagnosis["calibration_test"]["ece"]}
+    metrics = {
+        s: binary_metrics(torch.from_numpy(probs[s]), torch.from_numpy(targets[s]), choice.value)
+        for s in ("val", "test")
+    }
+    metrics["test"]["ece"] = diagnosis["calibration_test"]["ece"]
+    confusion = confusion_counts(
+        torch.from_numpy(probs["test"]), torch.from_numpy(targets["test"]), choice.value
+    )
 
     results = {
         "status": "ok",
@@ -154,11 +195,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         "seed": int(cfg.seed),
         "choices": info["choices"],
         "overrides": info["overrides"],
-        "test": test_metrics,
-        "val": binary_metrics(
-            torch.from_numpy(probs["val"]), torch.from_numpy(targets["val"]), choice.value
-        ),
-        "confusion": confusion_counts(test_probs, test_target, choice.value),
+        "test": metrics["test"],
+        "val": metrics["val"],
+        "confusion": confusion,
         "threshold": {"value": choice.value, "rule": choice.rule, "val_score": choice.val_score},
         "class_counts": dm.counts,
         "n_features": dm.n_features,
@@ -169,18 +208,25 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             "loss": OmegaConf.to_container(cfg.loss, resolve=True),
             "model": OmegaConf.to_container(cfg.model, resolve=True),
         },
-        "pos_weight": _as_float(getattr(loss, "pos_weight", None)),
-        "epochs": int(trainer.current_epoch),
-        "best_checkpoint": best,
-        "timings": {"resample_s": dm.resample_seconds, "train_s": train_seconds},
+        "pos_weight": fitted.pos_weight,
+        "epochs": fitted.epochs,
+        "best_checkpoint": fitted.best_checkpoint,
+        "timings": {"resample_s": dm.resample_seconds, "train_s": fitted.train_seconds},
         "diagnostics": diagnosis,
         "pr_curve": pr_curve(probs["test"], targets["test"]),
     }
-    if trainer.is_global_zero and cfg.get("figures", True):
+    trainer = fitted.trainer
+    if trainer is not None:
+        for lg in trainer.loggers:
+            lg.log_metrics(
+                {f"test/{k}": v for k, v in metrics["test"].items()}, trainer.global_step
+            )
+    if cfg.get("figures", True) and (trainer is None or trainer.is_global_zero):
         two_d = dm.train_original if dm.n_features == 2 else None
-        figures = run_figures(results, probs, targets, model.net, X_2d=two_d)
+        figures = run_figures(results, probs, targets, fitted.predict, X_2d=two_d)
         save_figures(figures, Path(cfg.paths.output_dir))
-        log_to_tensorboard(trainer, figures, results, cfg.seed)
+        if trainer is not None:
+            log_to_tensorboard(trainer, figures, results, cfg.seed)
         for fig in figures.values():
             plt.close(fig)
     return results

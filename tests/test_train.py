@@ -162,3 +162,14 @@ def test_run_diagnoses_the_model(make_cfg, tmp_path) -> None:
     names = ("confusion_matrix", "pr_curve", "reliability", "probability_histograms")
     for name in (*names, "decision_boundary"):  # 2D data: the boundary is drawn too
         assert (tmp_path / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("model", ["hgb", "logreg"])
+def test_non_neural_reference_on_the_same_split(make_cfg, model) -> None:
+    mlp = run(make_cfg("sampler=random_under"))
+    ref = run(make_cfg(f"model={model}", "sampler=random_under"))
+    # Same data, split and resampling; only the model differs.
+    assert ref["class_counts"] == mlp["class_counts"]
+    assert ref["epochs"] is None and ref["pos_weight"] is None
+    assert ref["test"]["roc_auc"] > 0.7  # an easy synthetic problem
+    assert ref["settings"]["model"]["estimator"]["class_weight"] == "balanced"

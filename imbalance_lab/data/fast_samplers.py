@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import sklearn
+import torch
 from imblearn.under_sampling import NearMiss as _ImblearnNearMiss
 from imblearn.under_sampling import TomekLinks as _ImblearnTomekLinks
 from scipy.linalg.blas import dgemm
@@ -217,9 +218,9 @@ class NearMiss(_ImblearnNearMiss):
             and not issparse(X_class)
         )
         if plain_euclidean and _uses_argkmin(nn, X_class):
-            kernel = _BruteEuclidean(nn._fit_X)
+            kernel = _BruteEuclidean(X_class, nn._fit_X)
         elif plain_euclidean and nn._fit_method in ("kd_tree", "ball_tree"):
-            kernel = _TreeEuclidean(X_minority)
+            kernel = _TreeEuclidean(X_class, X_minority)
         else:
             kernel = None
 
@@ -232,8 +233,8 @@ class NearMiss(_ImblearnNearMiss):
             else:
                 # The k largest of a row's distances; the kernels return a value that is
                 # monotone in the distance, so select first and finish only k per row.
-                values = kernel.reduced(X_class[start:stop])
-                top = np.partition(values, n_min - k, axis=1)[:, n_min - k :]
+                values = torch.from_numpy(kernel.reduced(start, stop))
+                top = torch.topk(values, k, dim=1, sorted=False).values.numpy()
                 farthest = np.sort(kernel.finish(top), axis=1)
             out[start:stop] = np.sum(farthest, axis=1)
         return out
@@ -247,21 +248,19 @@ class _BruteEuclidean:
     norms from scikit-learn's own row-norm routine.
     """
 
-    def __init__(self, Y: np.ndarray) -> None:
+    def __init__(self, X: np.ndarray, Y: np.ndarray) -> None:
         from sklearn.metrics._pairwise_distances_reduction import sqeuclidean_row_norms
 
-        self._norms = sqeuclidean_row_norms
-        self.Y = np.ascontiguousarray(Y)
-        self.Y64 = np.ascontiguousarray(self.Y, dtype=np.float64)
-        self.Y_sq = self._norms(self.Y, _openmp_threads())
+        X, Y = np.ascontiguousarray(X), np.ascontiguousarray(Y)
+        self.X_sq = sqeuclidean_row_norms(X, _openmp_threads())
+        self.Y_sq = sqeuclidean_row_norms(Y, _openmp_threads())
+        self.X, self.Y64 = X, np.asarray(Y, dtype=np.float64)
 
-    def reduced(self, X: np.ndarray) -> np.ndarray:
-        X = np.ascontiguousarray(X, dtype=self.Y.dtype)
-        X_sq = self._norms(X, _openmp_threads())
-        X64 = np.ascontiguousarray(X, dtype=np.float64)
+    def reduced(self, start: int, stop: int) -> np.ndarray:
+        X64 = np.asarray(self.X[start:stop], dtype=np.float64)
         # Fortran view: C^T (n_Y x n_X) = -2 * Y64 @ X64^T, as scikit-learn's row-major _gemm.
         middle = dgemm(-2.0, self.Y64.T, X64.T, trans_a=1, trans_b=0).T
-        middle += X_sq[:, None]
+        middle += self.X_sq[start:stop, None]
         middle += self.Y_sq[None, :]
         return middle
 
@@ -274,11 +273,12 @@ class _TreeEuclidean:
     """Distances exactly as scikit-learn's KD/Ball trees compute them: the squared differences
     summed feature by feature in float64, then a square root."""
 
-    def __init__(self, Y: np.ndarray) -> None:
+    def __init__(self, X: np.ndarray, Y: np.ndarray) -> None:
+        self.X = np.asarray(X, dtype=np.float64)
         self.Y = np.asarray(Y, dtype=np.float64)
 
-    def reduced(self, X: np.ndarray) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float64)
+    def reduced(self, start: int, stop: int) -> np.ndarray:
+        X = self.X[start:stop]
         acc = np.zeros((X.shape[0], self.Y.shape[0]))
         diff = np.empty_like(acc)
         for f in range(X.shape[1]):

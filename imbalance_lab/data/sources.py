@@ -19,18 +19,33 @@ BROKEN_KEEL = frozenset({"german", "hypothyroid"})
 
 @dataclass
 class TabularData:
-    """Features ``X`` (float32, rows x columns) and binary labels ``y`` (int64, 1 = minority)."""
+    """Features ``X`` (float32, rows x columns) and binary labels ``y`` (int64, 1 = minority).
+
+    ``categorical``: indices of the columns of ``X`` that hold integer category codes (0, 1, ...);
+    they are one-hot encoded for the network and never scaled or interpolated.
+    ``impute``: ``None`` (``X`` must be finite) or the strategy of an imputer that the DataModule
+    fits on the train split for the NaNs left in ``X`` (numeric columns; categorical columns
+    always take their most frequent code).
+    ``image_shape``: ``(C, H, W)`` when each row is a flattened image; the DataModule then keeps
+    every column (a pixel constant in train still has a place in the image).
+    """
 
     X: np.ndarray
     y: np.ndarray
     name: str
     feature_names: list[str] = field(default_factory=list)
+    categorical: list[int] = field(default_factory=list)
+    impute: str | None = None
+    image_shape: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         self.X = np.asarray(self.X, dtype=np.float32)
         self.y = np.asarray(self.y).astype(np.int64).ravel()
         if not self.feature_names:
             self.feature_names = [f"x{i}" for i in range(self.X.shape[1])]
+        self.categorical = sorted(int(c) for c in self.categorical)
+        if self.image_shape is not None:
+            self.image_shape = tuple(int(d) for d in self.image_shape)
 
 
 def keel_names() -> list[str]:
@@ -142,3 +157,49 @@ def make_toy2d(
     else:
         raise ConfigError(f"data.kind={kind!r} is unknown; use blobs or moons.")
     return TabularData(X, y, name=f"toy2d-{kind}")
+
+
+def make_digits(
+    positive_digit: int = 0,
+    minority_fraction: float = 0.02,
+    image_shape: tuple[int, ...] = (1, 8, 8),
+    random_state: int = 0,
+) -> TabularData:
+    """scikit-learn's 8x8 digits (shipped with it): ``positive_digit`` is class 1, subsampled to
+    ``minority_fraction`` of the rows (seeded); every other digit is class 0.
+
+    Rows stay flat (64 pixels in [0, 1]) so that samplers can interpolate them; ``image_shape``
+    tells a convolutional network how to fold them back.
+    """
+    from sklearn.datasets import load_digits
+
+    if int(positive_digit) != positive_digit or not 0 <= positive_digit <= 9:
+        raise ConfigError(f"data.positive_digit={positive_digit} must be a digit 0..9.")
+    if not 0.0 < minority_fraction < 0.5:
+        raise ConfigError(
+            f"data.minority_fraction={minority_fraction} must lie in (0, 0.5): "
+            "class 1 is the minority class."
+        )
+    shape = tuple(int(d) for d in image_shape)
+    if int(np.prod(shape)) != 64:
+        raise ConfigError(
+            f"data.image_shape={list(shape)} holds {int(np.prod(shape))} pixels; the digits "
+            "have 64 (use [1, 8, 8])."
+        )
+    raw = load_digits()
+    X, digit = raw.data / 16.0, raw.target
+    rng = np.random.default_rng(random_state)
+    pos, neg = np.flatnonzero(digit == positive_digit), np.flatnonzero(digit != positive_digit)
+    n_pos = max(2, round(minority_fraction * len(neg) / (1 - minority_fraction)))
+    if n_pos > len(pos):  # a large fraction: keep every positive, subsample the negatives
+        n_pos = len(pos)
+        neg = rng.choice(neg, round(n_pos * (1 - minority_fraction) / minority_fraction), False)
+    keep = np.sort(np.concatenate([neg, rng.choice(pos, n_pos, replace=False)]))
+    h, w = 8, 8
+    return TabularData(
+        X[keep],
+        (digit[keep] == positive_digit).astype(np.int64),
+        name=f"digits-{int(positive_digit)}",
+        feature_names=[f"px{r}_{c}" for r in range(h) for c in range(w)],
+        image_shape=shape,
+    )

@@ -22,6 +22,7 @@ from rich.table import Table
 from imbalance_lab.errors import ConfigError
 from imbalance_lab.evaluation import plots
 from imbalance_lab.evaluation.metrics import ALL_METRICS
+from imbalance_lab.evaluation.statistics import write_comparison
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +80,10 @@ def _settings(run: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def label_runs(runs: Sequence[dict[str, Any]]) -> list[str]:
-    """A label per run naming only the settings that vary across ``runs``."""
-    settings = [_settings(r) for r in runs]
+def label_runs(runs: Sequence[dict[str, Any]], exclude: Iterable[str] = ()) -> list[str]:
+    """A label per run naming only the settings that vary across ``runs`` (minus ``exclude``)."""
+    excluded = set(exclude)
+    settings = [{k: v for k, v in _settings(r).items() if k not in excluded} for r in runs]
     # Config groups first, in the order a user thinks of them, then other overrides.
     found = {k for s in settings for k in s}
     keys = [g for g in GROUPS if g in found] + sorted(found - set(GROUPS))
@@ -120,8 +122,7 @@ def leaderboard(runs: Sequence[dict[str, Any]]) -> pd.DataFrame:
     df = df.sort_values(["f1_mean", "runs"], ascending=False, na_position="last", kind="stable")
     df = df.reset_index(drop=True)
     best = {
-        m: df[f"{m}_mean"].min() if m in LOWER_IS_BETTER else df[f"{m}_mean"].max()
-        for m in COLUMNS
+        m: df[f"{m}_mean"].min() if m in LOWER_IS_BETTER else df[f"{m}_mean"].max() for m in COLUMNS
     }
     df["best"] = [
         " ".join(m for m in COLUMNS if np.isfinite(best[m]) and row[f"{m}_mean"] == best[m])
@@ -184,9 +185,14 @@ def print_leaderboard(df: pd.DataFrame, title: str = "", console: Console | None
 
 
 def write_report(
-    runs: Sequence[dict[str, Any]], out_dir: str | Path, console: Console | None = None
+    runs: Sequence[dict[str, Any]],
+    out_dir: str | Path,
+    console: Console | None = None,
+    baseline: str | None = None,
+    metric: str = "f1",
 ) -> dict[str, Path]:
-    """Leaderboard (csv, md, terminal) and plots for ``runs``, written into ``out_dir``."""
+    """Leaderboard (csv, md, terminal) and plots for ``runs``, written into ``out_dir``; with
+    several datasets also selection on validation, ranks and tests (see ``statistics``)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     df = leaderboard(runs)
@@ -196,6 +202,7 @@ def write_report(
     files["md"].write_text(to_markdown(df, title))
     print_leaderboard(df, title, console)
 
+    files.update(write_comparison(runs, out, baseline=baseline, metric=metric, console=console))
     labels = label_runs(runs)
     ok = df[df["runs"] > 0]
     if len(ok):

@@ -104,6 +104,6 @@ def confusion_grid_figure(items: Sequence[tuple[str, Mapping[str, int]]]) -> Fig
 
 def save(fig: Figure, path: str | Path) -> Path:
     path = Path(path)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")  # keeps labels drawn outside the axes
     plt.close(fig)
     return path

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,7 @@ def run_figures(
     results: Mapping[str, Any],
     probs: Mapping[str, np.ndarray],
     targets: Mapping[str, np.ndarray],
-    net: nn.Module,
+    predict: Callable[[np.ndarray], np.ndarray],
     X_2d: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, Figure]:
     """Confusion matrix, PR curve, reliability diagram, probability histograms; on 2D data the
@@ -62,7 +62,7 @@ def run_figures(
         choices = results.get("choices", {})
         title = f"sampler={choices.get('sampler', '?')} loss={choices.get('loss', '?')}"
         figures["decision_boundary"] = diagnostics.decision_boundary_figure(
-            lambda grid: predict_probs(net, grid.astype(np.float32)), *X_2d, title=title
+            lambda grid: predict(grid.astype(np.float32)), *X_2d, title=title
         )
     return figures
 

@@ -1,0 +1,275 @@
+"""Your own table (CSV or Parquet) as :class:`TabularData`, and the train-split feature pipeline.
+
+``load_table`` turns a file into float32 features: numeric columns as they are, categorical
+columns as integer codes (so samplers see categories), NaNs left for a train-fitted imputer only
+when ``data.impute`` says so. Every problem a user can fix raises a ``ConfigError`` naming the
+file, the column and the setting.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from imbalance_lab.data.sources import TabularData
+from imbalance_lab.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+IMPUTE = ("median", "most_frequent")
+_READERS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
+_COMPRESSED = {".gz", ".bz2", ".zip", ".xz", ".zst"}
+# A categorical column with more levels than this is likely an identifier: say so.
+_MANY_LEVELS = 100
+
+
+def _listing(items: Sequence[Any], limit: int = 20) -> str:
+    shown = ", ".join(str(i) for i in items[:limit])
+    return shown + (f", ... ({len(items)} in all)" if len(items) > limit else "")
+
+
+def _read(path: Any) -> tuple[pd.DataFrame, Path]:
+    file = Path(str(path)).expanduser()
+    suffixes = [s.lower() for s in file.suffixes]
+    if suffixes and suffixes[-1] in _COMPRESSED:
+        suffixes = suffixes[:-1]
+    kind = _READERS.get(suffixes[-1] if suffixes else "")
+    if kind is None:
+        raise ConfigError(
+            f"data.path={path}: unknown file type; use a .csv, .tsv (optionally compressed) "
+            "or .parquet file."
+        )
+    if not file.is_file():
+        what = "is a folder" if file.is_dir() else "does not exist"
+        raise ConfigError(f"data.path={path} {what} ({file.resolve()}); point it at the file.")
+    if file.stat().st_size == 0:
+        raise ConfigError(f"data.path={path} is an empty file: no header, no rows.")
+    try:
+        if kind == "parquet":
+            df = pd.read_parquet(file)
+        else:
+            df = pd.read_csv(file, sep="\t" if kind == "tsv" else ",", low_memory=False)
+    except ImportError as err:
+        raise ConfigError(
+            f"data.path={path}: reading Parquet needs pyarrow (pip install pyarrow)."
+        ) from err
+    except pd.errors.EmptyDataError as err:
+        raise ConfigError(f"data.path={path} holds no data: no header, no rows.") from err
+    except (OSError, ValueError, pd.errors.ParserError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ConfigError(f"data.path={path} could not be read as {kind}: {first}") from err
+    if df.shape[0] == 0:
+        raise ConfigError(f"data.path={path} holds a header but no rows.")
+    df.columns = [str(c) for c in df.columns]
+    return df, file
+
+
+def _check_names(names: Sequence[str], setting: str, columns: list[str], path: Any) -> None:
+    missing = [n for n in names if n not in columns]
+    if not missing:
+        return
+    close = difflib.get_close_matches(missing[0], columns, n=3, cutoff=0.5)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise ConfigError(
+        f"{setting} names {_listing(missing)}, not a column of {path}.{hint} "
+        f"Available columns: {_listing(columns, 50)}."
+    )
+
+
+def _labels(col: pd.Series, positive_label: Any, target: str, path: Any) -> np.ndarray:
+    if col.isna().any():
+        raise ConfigError(
+            f"data.target={target} is missing in {int(col.isna().sum())} rows of {path}; "
+            "remove those rows or fill in their labels."
+        )
+    counts = col.value_counts()
+    classes = _listing([f"{k!r} ({v} rows)" for k, v in counts.items()])
+    if len(counts) < 2:
+        raise ConfigError(
+            f"data.target={target} holds a single class ({classes}) in {path}; a binary "
+            "classifier needs two. Check data.target."
+        )
+    if positive_label is None:
+        if len(counts) > 2:
+            raise ConfigError(
+                f"data.target={target} holds {len(counts)} classes: {classes}. Name the positive "
+                "class with data.positive_label=<class> (that class against the rest)."
+            )
+        # The rarer class; on a tie, the larger label, so that 0/1 keeps 1 as positive.
+        positive = sorted(counts.items(), key=lambda kv: (kv[1], -_rank(counts, kv[0])))[0][0]
+    else:
+        positive = positive_label
+    mask = (col == positive).to_numpy()
+    if not mask.any():  # data.positive_label=1 against a text column "1", or the reverse
+        mask = (col.astype(str) == str(positive)).to_numpy()
+    if not mask.any():
+        raise ConfigError(
+            f"data.positive_label={positive_label!r} is not a class of data.target={target} "
+            f"in {path}: {classes}."
+        )
+    if mask.all():
+        raise ConfigError(
+            f"data.positive_label={positive_label!r} matches every row of data.target={target}; "
+            "nothing is left for class 0."
+        )
+    n_pos = int(mask.sum())
+    if n_pos > len(mask) - n_pos:
+        log.warning(
+            "data.positive_label=%r is the larger class (%d of %d rows); the lab assumes class 1 "
+            "is the minority.",
+            positive,
+            n_pos,
+            len(mask),
+        )
+    log.info("data.target=%s: class 1 = %r (%d rows), class 0 = the rest", target, positive, n_pos)
+    return mask.astype(np.int64)
+
+
+def _rank(counts: pd.Series, label: Any) -> int:
+    order = sorted(counts.index, key=str)
+    return order.index(label)
+
+
+def _is_categorical_dtype(s: pd.Series) -> bool:
+    return (
+        pd.api.types.is_bool_dtype(s)
+        or isinstance(s.dtype, pd.CategoricalDtype)
+        or pd.api.types.is_object_dtype(s)
+        or pd.api.types.is_string_dtype(s)
+    )
+
+
+def _split_kinds(
+    df: pd.DataFrame, categorical: list[str] | None, path: Any
+) -> tuple[list[str], dict[str, pd.Series]]:
+    """Categorical column names and the numeric columns as float Series."""
+    cats = [c for c in df if _is_categorical_dtype(df[c])] if categorical is None else categorical
+    numeric, unparsable, other = {}, {}, []
+    for c in df:
+        if c in cats:
+            continue
+        s = df[c]
+        if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+            numeric[c] = s.astype("float64")
+        elif _is_categorical_dtype(s):  # only when data.categorical is given
+            parsed = pd.to_numeric(s, errors="coerce")
+            bad = parsed.isna() & s.notna()
+            if bad.any():
+                unparsable[c] = s[bad].iloc[0]
+            numeric[c] = parsed.astype("float64")
+        else:
+            other.append(f"{c} ({s.dtype})")
+    if unparsable:
+        examples = _listing([f"{c} (e.g. {v!r})" for c, v in unparsable.items()])
+        raise ConfigError(
+            f"columns of {path} hold values that are not numbers: {examples}; they are not in "
+            f"data.categorical={categorical}. Add them to data.categorical or to data.drop."
+        )
+    if other:
+        raise ConfigError(
+            f"columns of {path} are neither numbers nor categories: {_listing(other)}; convert "
+            "them to numbers in the file or drop them with data.drop."
+        )
+    return cats, numeric
+
+
+def _codes(s: pd.Series, name: str) -> np.ndarray:
+    """Integer codes (as float, NaN where missing) of a column's categories, sorted as text."""
+    text = s.astype("object").where(s.notna(), None).map(lambda v: v if v is None else str(v))
+    cat = pd.Categorical(text)
+    if len(cat.categories) > _MANY_LEVELS:
+        log.warning(
+            "categorical column %s has %d levels; if it is an identifier, drop it with data.drop",
+            name,
+            len(cat.categories),
+        )
+    codes = cat.codes.astype(np.float64)
+    codes[codes < 0] = np.nan
+    return codes
+
+
+def load_table(
+    path: str | None = None,
+    target: str | None = None,
+    positive_label: Any = None,
+    drop: Sequence[str] | None = None,
+    categorical: Sequence[str] | None = None,
+    impute: str | None = None,
+    name: str | None = None,
+) -> TabularData:
+    """A CSV/TSV/Parquet file (chosen by suffix) as features and binary labels.
+
+    ``positive_label``: the class that becomes 1 (others 0); ``None`` = the rarer of two classes.
+    ``categorical``: columns to encode as category codes; ``None`` = every column of dtype
+    object, string, category or bool. ``impute``: ``None`` (NaNs are an error), ``median`` or
+    ``most_frequent`` (numeric columns; categorical ones always take the most frequent code).
+    """
+    if not path:
+        raise ConfigError(
+            "data.path is not set: python train.py data=table data.path=FILE.csv "
+            "data.target=COLUMN"
+        )
+    if target is None or str(target) == "":
+        raise ConfigError("data.target is not set: name the label column, e.g. data.target=Class")
+    if impute not in (None, *IMPUTE):
+        raise ConfigError(f"data.impute={impute!r} is unknown; use null, median or most_frequent.")
+    target = str(target)
+    drop = [str(c) for c in drop or []]
+    cat_names = None if categorical is None else [str(c) for c in categorical]
+    df, file = _read(path)
+    columns = list(df.columns)
+    _check_names([target], "data.target", columns, path)
+    _check_names(drop, "data.drop", columns, path)
+    _check_names(cat_names or [], "data.categorical", columns, path)
+    if target in drop or target in (cat_names or []):
+        raise ConfigError(
+            f"data.target={target} is also in data.drop or data.categorical; remove it there."
+        )
+    y = _labels(df[target], positive_label, target, path)
+    features = df.drop(columns=[target, *drop])
+    if features.shape[1] == 0:
+        raise ConfigError(f"{path} has no feature columns left besides data.target and data.drop.")
+    empty = [c for c in features if features[c].isna().all()]
+    if empty:
+        raise ConfigError(
+            f"columns of {path} are entirely missing: {_listing(empty)}; drop them with "
+            f"data.drop=[{','.join(empty)}]."
+        )
+    cats, numeric = _split_kinds(features, cat_names, path)
+    names = list(features.columns)
+    X = np.empty((len(features), len(names)), dtype=np.float32)
+    for j, c in enumerate(names):
+        X[:, j] = _codes(features[c], c) if c in cats else numeric[c].to_numpy(na_value=np.nan)
+    inf = np.isinf(X).sum(axis=0)
+    if inf.any():
+        bad = [f"{names[j]} ({inf[j]})" for j in np.flatnonzero(inf)]
+        raise ConfigError(
+            f"columns of {path} hold infinite values (or numbers beyond float32): "
+            f"{_listing(bad)}; fix them in the file or drop the columns with data.drop."
+        )
+    nan = np.isnan(X).sum(axis=0)
+    if nan.any() and impute is None:
+        bad = [f"{names[j]} ({nan[j]})" for j in np.flatnonzero(nan)]
+        raise ConfigError(
+            f"columns of {path} hold missing values (NaN): {_listing(bad)}. Set "
+            "data.impute=median (or most_frequent) to fill them from the train split, or drop "
+            "the columns with data.drop."
+        )
+    cat_idx = [names.index(c) for c in cats]
+    log.info(
+        "%s: %d rows, %d numeric and %d categorical feature columns",
+        file.name,
+        len(X),
+        len(names) - len(cat_idx),
+        len(cat_idx),
+    )
+    return TabularData(
+        X, y, name=name or file.name.split(".")[0], feature_names=names, categorical=cat_idx,
+        impute=impute,
+    )  # fmt: skip

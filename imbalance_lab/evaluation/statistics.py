@@ -1,0 +1,183 @@
+"""Honest comparison across datasets: validation-based selection, average ranks, Friedman and
+post-hoc tests (autorank), Wilcoxon signed-rank against a baseline (scipy)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+from rich.console import Console
+
+from imbalance_lab.errors import ConfigError
+
+
+def _ok(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in runs if r.get("status") == "ok"]
+
+
+def dataset_table(
+    runs: Sequence[dict[str, Any]], labels: Sequence[str], metric: str = "f1", split: str = "test"
+) -> pd.DataFrame:
+    """Mean ``split`` ``metric`` per dataset (rows) and strategy (columns) over seeds/folds."""
+    rows = [
+        {"dataset": r.get("dataset", "?"), "strategy": lab, "value": r[split][metric]}
+        for r, lab in zip(runs, labels, strict=True)
+        if r.get("status") == "ok" and metric in r.get(split, {})
+    ]
+    if not rows:
+        raise ConfigError(f"no finished run reports {split} {metric}.")
+    df = pd.DataFrame(rows)
+    return df.pivot_table(index="dataset", columns="strategy", values="value", aggfunc="mean")
+
+
+def select_by_validation(
+    runs: Sequence[dict[str, Any]], labels: Sequence[str], metric: str = "f1"
+) -> pd.DataFrame:
+    """Per dataset, the strategy with the best mean VALIDATION ``metric``, and its test scores.
+
+    Test data plays no part in the choice, so the reported test score is an honest estimate of
+    what choosing a strategy this way delivers.
+    """
+    val = dataset_table(runs, labels, metric, split="val")
+    test = dataset_table(runs, labels, metric, split="test")
+    out = []
+    for dataset, row in val.iterrows():
+        chosen = row.idxmax()
+        out.append(
+            {
+                "dataset": dataset,
+                "selected": chosen,
+                f"val_{metric}": row[chosen],
+                f"test_{metric}": test.loc[dataset, chosen],
+                f"best_test_{metric}": test.loc[dataset].max(),
+                "best_on_test": test.loc[dataset].idxmax(),
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def rank_strategies(table: pd.DataFrame, alpha: float = 0.05) -> tuple[dict[str, Any], Any]:
+    """Average ranks, Friedman test and Nemenyi post-hoc over datasets (autorank).
+
+    Needs at least 2 strategies and 5 datasets (autorank's minimum for a paired test).
+    Returns a JSON-friendly summary and autorank's result (for :func:`cd_diagram`).
+    """
+    from autorank import autorank
+
+    table = table.dropna(axis=0, how="any")
+    if table.shape[1] < 2 or table.shape[0] < 5:
+        raise ConfigError(
+            f"ranking needs >= 2 strategies and >= 5 datasets with results for all; got "
+            f"{table.shape[1]} strategies on {table.shape[0]} datasets."
+        )
+    with contextlib.redirect_stdout(io.StringIO()):  # autorank prints even when not verbose
+        result = autorank(
+            table, alpha=alpha, verbose=False, order="descending", force_mode="nonparametric"
+        )
+    ranks = result.rankdf["meanrank"].sort_values()
+    summary = {
+        "n_datasets": int(table.shape[0]),
+        "omnibus": result.omnibus,
+        "pvalue": float(result.pvalue),
+        "posthoc": result.posthoc,
+        "critical_difference": None if result.cd is None else float(result.cd),
+        "mean_rank": {k: float(v) for k, v in ranks.items()},
+    }
+    return summary, result
+
+
+def cd_diagram(result: Any) -> Figure:
+    """Critical-difference diagram of an autorank result."""
+    from autorank import plot_stats
+
+    from imbalance_lab.evaluation.plots import plt
+
+    ax = plot_stats(result, allow_insignificant=True)
+    fig = ax.get_figure()
+    if fig is None:  # pragma: no cover - autorank always draws on a figure
+        fig = plt.gcf()
+    return fig
+
+
+def wilcoxon_vs_baseline(table: pd.DataFrame, baseline: str) -> pd.DataFrame:
+    """Wilcoxon signed-rank test of each strategy against ``baseline`` over datasets."""
+    from scipy.stats import wilcoxon
+
+    if baseline not in table.columns:
+        raise ConfigError(
+            f"baseline {baseline!r} is not a strategy of these runs; choose one of: "
+            + ", ".join(table.columns)
+        )
+    rows = []
+    for strategy in table.columns:
+        if strategy == baseline:
+            continue
+        pair = table[[strategy, baseline]].dropna()
+        diff = pair[strategy] - pair[baseline]
+        p = float(wilcoxon(diff).pvalue) if (diff != 0).any() and len(diff) >= 2 else 1.0
+        rows.append(
+            {
+                "strategy": strategy,
+                "baseline": baseline,
+                "datasets": len(diff),
+                "wins": int((diff > 0).sum()),
+                "ties": int((diff == 0).sum()),
+                "losses": int((diff < 0).sum()),
+                "mean_diff": float(diff.mean()),
+                "p_value": p,
+            }
+        )
+    return pd.DataFrame(rows).sort_values("mean_diff", ascending=False, ignore_index=True)
+
+
+def write_comparison(
+    runs: Sequence[dict[str, Any]],
+    out: Path,
+    baseline: str | None = None,
+    metric: str = "f1",
+    console: Console | None = None,
+) -> dict[str, Path]:
+    """Selection on validation (``selection.md``); with >= 5 datasets also average ranks,
+    Friedman + Nemenyi (``ranks.json``, ``cd_diagram.png``) and Wilcoxon against ``baseline``
+    (``wilcoxon.csv``; default: the strategy without resampling, if present)."""
+    from imbalance_lab.evaluation.leaderboard import label_runs
+    from imbalance_lab.evaluation.plots import save
+
+    ok = _ok(runs)
+    if not ok or not all("val" in r for r in ok):
+        return {}
+    console = console or Console()
+    labels = label_runs(ok, exclude=("data", "data.name"))
+    files: dict[str, Path] = {}
+    selection = select_by_validation(ok, labels, metric)
+    files["selection"] = out / "selection.md"
+    files["selection"].write_text(
+        f"# Strategy selected on validation {metric}, per dataset\n\n"
+        "The choice never sees test data; its test score is what choosing this way delivers.\n\n"
+        + selection.to_markdown(index=False, floatfmt=".3f")
+        + "\n"
+    )
+    table = dataset_table(ok, labels, metric)
+    if table.shape[0] < 5 or table.shape[1] < 2:
+        return files
+    summary, result = rank_strategies(table)
+    baseline = baseline or next((c for c in table.columns if "none" in c), table.columns[0])
+    wilcoxon = wilcoxon_vs_baseline(table, baseline)
+    files["ranks"] = out / "ranks.json"
+    files["ranks"].write_text(json.dumps(summary, indent=2))
+    files["wilcoxon"] = out / "wilcoxon.csv"
+    wilcoxon.to_csv(files["wilcoxon"], index=False)
+    files["cd"] = save(cd_diagram(result), out / "cd_diagram.png")
+    ranks = ", ".join(f"{k} {v:.2f}" for k, v in summary["mean_rank"].items())
+    console.print(
+        f"{summary['n_datasets']} datasets, test {metric}: mean ranks {ranks}; "
+        f"{summary['omnibus']} p={summary['pvalue']:.3g}; see ranks.json, cd_diagram.png, "
+        "wilcoxon.csv"
+    )
+    return files

@@ -1,0 +1,110 @@
+"""Selection on validation and cross-dataset statistics on results with a known answer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from imbalance_lab.errors import ConfigError
+from imbalance_lab.evaluation.leaderboard import write_report
+from imbalance_lab.evaluation.statistics import (
+    dataset_table,
+    rank_strategies,
+    select_by_validation,
+    wilcoxon_vs_baseline,
+)
+
+# Strategy quality by construction: smote > weighted > none, on every dataset.
+QUALITY = {"none": 0.3, "weighted": 0.5, "smote": 0.7}
+
+
+def _runs(n_datasets: int = 8, seeds: int = 2) -> list[dict]:
+    rng = np.random.default_rng(0)
+    runs = []
+    for d in range(n_datasets):
+        for sampler, q in QUALITY.items():
+            for seed in range(seeds):
+                f1 = q + 0.1 * d / n_datasets + rng.normal(0, 0.01)
+                runs.append(
+                    {
+                        "status": "ok",
+                        "dataset": f"set{d}",
+                        "seed": seed,
+                        "choices": {"sampler": sampler, "data": "keel"},
+                        "overrides": [f"sampler={sampler}", f"data.name=set{d}", f"seed={seed}"],
+                        "val": {"f1": f1 + rng.normal(0, 0.01)},
+                        "test": {"f1": f1},
+                        "confusion": {"tn": 90, "fp": 2, "fn": 3, "tp": 5},
+                    }
+                )
+    return runs
+
+
+def _labels(runs: list[dict]) -> list[str]:
+    return [f"sampler={r['choices']['sampler']}" for r in runs]
+
+
+def test_ranks_and_friedman_find_the_known_order() -> None:
+    runs = _runs()
+    table = dataset_table(runs, _labels(runs))
+    assert table.shape == (8, 3)
+    summary, _ = rank_strategies(table)
+    assert list(summary["mean_rank"]) == ["sampler=smote", "sampler=weighted", "sampler=none"]
+    assert summary["mean_rank"]["sampler=smote"] == pytest.approx(1.0)
+    assert summary["omnibus"] == "friedman" and summary["pvalue"] < 0.001
+
+
+def test_wilcoxon_counts_wins_against_baseline() -> None:
+    runs = _runs()
+    table = dataset_table(runs, _labels(runs))
+    result = wilcoxon_vs_baseline(table, "sampler=none").set_index("strategy")
+    assert result.loc["sampler=smote", "wins"] == 8 and result.loc["sampler=smote", "losses"] == 0
+    assert result.loc["sampler=smote", "p_value"] < 0.01
+    with pytest.raises(ConfigError, match="baseline"):
+        wilcoxon_vs_baseline(table, "sampler=nope")
+
+
+def test_selection_uses_validation_not_test() -> None:
+    runs = _runs(n_datasets=2)
+    # On set0, make 'none' look best on validation but worst on test.
+    for r in runs:
+        if r["dataset"] == "set0" and r["choices"]["sampler"] == "none":
+            r["val"]["f1"] = 0.99
+    selection = select_by_validation(runs, _labels(runs)).set_index("dataset")
+    assert selection.loc["set0", "selected"] == "sampler=none"
+    assert selection.loc["set0", "best_on_test"] == "sampler=smote"
+    assert selection.loc["set1", "selected"] == "sampler=smote"
+
+
+def test_ranking_needs_enough_datasets() -> None:
+    runs = _runs(n_datasets=3)
+    with pytest.raises(ConfigError, match="5 datasets"):
+        rank_strategies(dataset_table(runs, _labels(runs)))
+
+
+def test_report_writes_statistics_for_several_datasets(tmp_path) -> None:
+    files = write_report(_runs(), tmp_path)
+    assert {"selection", "ranks", "wilcoxon", "cd"} <= set(files)
+    assert (tmp_path / "cd_diagram.png").read_bytes()[:4] == b"\x89PNG"
+    assert "sampler=smote" in (tmp_path / "selection.md").read_text()
+
+
+def test_benchmark_experiment_datasets_support_its_folds(make_cfg) -> None:
+    from hydra.utils import instantiate
+
+    from imbalance_lab.data.datamodule import split_data
+
+    cfg = make_cfg("experiment=benchmark", tiny=False)
+    params = cfg.hydra.sweeper.params
+    names = params["data.name"].split(",")
+    assert len(names) >= 5  # enough datasets for Friedman + post-hoc
+    assert len(params.strategy.split(",")) == 7
+    for name in names:
+        data = instantiate(
+            make_cfg("experiment=benchmark", f"data.name={name}", tiny=False).data.source
+        )
+        for fold in (0, 4):
+            train, val, test = split_data(
+                data.X, data.y, cfg.data.val_size, cfg.data.test_size, 0, folds=5, fold=fold
+            )
+            assert min(train[1].sum(), val[1].sum(), test[1].sum()) >= 4
