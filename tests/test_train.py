@@ -166,8 +166,8 @@ def test_run_diagnoses_the_model(make_cfg, tmp_path) -> None:
 
 @pytest.mark.parametrize("model", ["hgb", "logreg"])
 def test_non_neural_reference_on_the_same_split(make_cfg, model) -> None:
-    mlp = run(make_cfg("sampler=random_under"))
-    ref = run(make_cfg(f"model={model}", "sampler=random_under"))
+    mlp = run(make_cfg("sampler=random_over"))
+    ref = run(make_cfg(f"model={model}", "sampler=random_over"))
     # Same data, split and resampling; only the model differs.
     assert ref["class_counts"] == mlp["class_counts"]
     assert ref["epochs"] is None and ref["pos_weight"] is None

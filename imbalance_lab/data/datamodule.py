@@ -1,19 +1,26 @@
-"""LightningDataModule: split -> scale (fit on train) -> resample train only -> batches."""
+"""LightningDataModule: split -> impute, scale (fit on train) -> resample train only -> one-hot
+categories -> batches."""
 
 from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import lightning as L
 import numpy as np
 import torch
+from sklearn.impute import SimpleImputer
 from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
-from sklearn.preprocessing import MinMaxScaler, StandardScaler
+from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
 
-from imbalance_lab.data.resampling import class_counts, resample
+from imbalance_lab.data.resampling import (
+    adapt_sampler,
+    check_category_codes,
+    class_counts,
+    resample,
+)
 from imbalance_lab.data.sources import TabularData
 from imbalance_lab.errors import ConfigError
 
@@ -80,7 +87,8 @@ class TensorBatches:
 
 
 def _check_finite(data: TabularData) -> None:
-    bad = ~np.isfinite(data.X)
+    # NaNs are left for the train-fitted imputer when the data asks for one; inf never is.
+    bad = np.isinf(data.X) if data.impute else ~np.isfinite(data.X)
     if bad.any():
         cols = np.flatnonzero(bad.any(axis=0))
         detail = ", ".join(f"{data.feature_names[c]} ({int(bad[:, c].sum())})" for c in cols[:10])
@@ -170,17 +178,19 @@ def split_data(
     return (X_train, y_train), (X_val, y_val), (X_test, y_test)
 
 
-def fit_scaler(X_train: np.ndarray, kind: str) -> Callable[[np.ndarray], np.ndarray]:
+def fit_scaler(
+    X_train: np.ndarray, kind: str, drop_constant: bool = True, required: bool = True
+) -> Callable[[np.ndarray], np.ndarray]:
     """Fit on train only. Columns constant in train are dropped: they carry nothing to learn, and
     scaling them turns any other value in val/test into a huge number (z-scores near 1e9 on
-    KEEL's kddcup sets)."""
-    keep = np.ptp(X_train, axis=0) > 0
-    if not keep.any():
+    KEEL's kddcup sets). ``drop_constant=False`` keeps them (pixels of an image)."""
+    keep = np.ptp(X_train, axis=0) > 0 if drop_constant else np.ones(X_train.shape[1], bool)
+    if required and not keep.any():
         raise ConfigError("every feature is constant in the training split; nothing to learn.")
     if kind == "standard":
-        scaler: Any = StandardScaler().fit(X_train[:, keep])
+        scaler: Any = StandardScaler().fit(X_train[:, keep]) if keep.any() else None
     elif kind == "minmax":
-        scaler = MinMaxScaler().fit(X_train[:, keep])
+        scaler = MinMaxScaler().fit(X_train[:, keep]) if keep.any() else None
     elif kind in ("none", None):
         scaler = None
     else:
@@ -192,6 +202,65 @@ def fit_scaler(X_train: np.ndarray, kind: str) -> Callable[[np.ndarray], np.ndar
 
     transform.n_dropped = int((~keep).sum())  # type: ignore[attr-defined]
     return transform
+
+
+class FeatureTransform:
+    """Fitted on the train split: impute NaNs, scale the numeric columns and put the categorical
+    codes after them (:meth:`prepare`, what samplers see), then one-hot encode the codes
+    (:meth:`encode`, what the network sees; categories unseen in train encode as all zeros)."""
+
+    def __init__(
+        self,
+        X_train: np.ndarray,
+        scaler: str,
+        categorical: Sequence[int] = (),
+        impute: str | None = None,
+        drop_constant: bool = True,
+    ) -> None:
+        self.cat = list(categorical)
+        self.num = [c for c in range(X_train.shape[1]) if c not in set(self.cat)]
+        self.imputers: dict[str, Any] = {}
+        if impute is not None:
+            if impute not in ("median", "most_frequent"):
+                raise ConfigError(f"data.impute={impute!r} is unknown; use median or most_frequent.")
+            for part, strategy in (("num", impute), ("cat", "most_frequent")):
+                if getattr(self, part):
+                    imputer = SimpleImputer(strategy=strategy, keep_empty_features=True)
+                    self.imputers[part] = imputer.fit(X_train[:, getattr(self, part)])
+        num, codes = self._impute(X_train)
+        self.scale = (
+            fit_scaler(num, scaler, drop_constant, required=not self.cat) if self.num else None
+        )
+        self.n_dropped = self.scale.n_dropped if self.scale else 0  # type: ignore[attr-defined]
+        n_num = len(self.num) - self.n_dropped
+        # Indices of the code columns in the prepared layout, for SMOTENC.
+        self.sampler_categorical = list(range(n_num, n_num + len(self.cat)))
+        self.valid_codes = [np.unique(codes[:, j]) for j in range(len(self.cat))]
+        self.encoder = None
+        if self.cat:
+            self.encoder = OneHotEncoder(
+                handle_unknown="ignore", sparse_output=False, dtype=np.float32
+            ).fit(codes)
+
+    def _impute(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        parts = {"num": X[:, self.num], "cat": X[:, self.cat]}
+        for part, imputer in self.imputers.items():
+            parts[part] = imputer.transform(parts[part])
+        return parts["num"], parts["cat"]
+
+    def prepare(self, X: np.ndarray) -> np.ndarray:
+        num, codes = self._impute(X)
+        num = self.scale(num) if self.scale else num
+        return np.concatenate([num, codes], axis=1).astype(np.float32)
+
+    def encode(self, X: np.ndarray) -> np.ndarray:
+        if self.encoder is None:
+            return X
+        n_num = X.shape[1] - len(self.cat)
+        return np.concatenate([X[:, :n_num], self.encoder.transform(X[:, n_num:])], axis=1)
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        return self.encode(self.prepare(X))
 
 
 class ImbalanceDataModule(L.LightningDataModule):
@@ -234,6 +303,7 @@ class ImbalanceDataModule(L.LightningDataModule):
         self.resample_seconds = 0.0
         self.n_dropped_features = 0
         self.name = ""
+        self.image_shape: tuple[int, ...] | None = None
 
     @property
     def n_features(self) -> int:
@@ -246,6 +316,7 @@ class ImbalanceDataModule(L.LightningDataModule):
         data = self.source() if callable(self.source) else self.source
         _check_finite(data)
         self.name = data.name
+        self.image_shape = data.image_shape
         train, val, test = split_data(
             data.X,
             data.y,
@@ -256,24 +327,36 @@ class ImbalanceDataModule(L.LightningDataModule):
             fold=self.fold,
             repeat=self.repeat,
         )
-        transform = fit_scaler(train[0], self.scaler_kind)
-        self.n_dropped_features = transform.n_dropped
+        features = FeatureTransform(
+            train[0],
+            self.scaler_kind,
+            data.categorical,
+            data.impute,
+            drop_constant=data.image_shape is None,  # an image keeps every pixel
+        )
+        self.n_dropped_features = features.n_dropped
         if self.n_dropped_features:
             log.info("dropped %d features constant in the train split", self.n_dropped_features)
-        X_train, y_train = transform(train[0]), train[1]
+        X_train, y_train = features.prepare(train[0]), train[1]
         self.counts["train_before"] = class_counts(y_train)
-        # Kept (no copy) to diagnose the model on the rows it learnt from, before resampling.
-        self.train_original = (X_train, y_train)
+        # Kept to diagnose the model on the rows it learnt from, before resampling.
+        self.train_original = (features.encode(X_train), y_train)
         if self.sampler is not None:
+            # The sampler that runs is the one recorded (SMOTE -> SMOTENC on categories).
+            self.sampler = adapt_sampler(self.sampler, features.sampler_categorical)
             res = resample(self.sampler, X_train, y_train)
             X_train, y_train, self.resample_seconds = res.X, res.y, res.seconds
+            names = [data.feature_names[c] for c in features.cat]
+            check_category_codes(
+                self.sampler, X_train, features.sampler_categorical, features.valid_codes, names
+            )
         self.counts["train"] = class_counts(y_train)
         self.counts["val"] = class_counts(val[1])
         self.counts["test"] = class_counts(test[1])
         self.splits = {
-            "train": (X_train, y_train),
-            "val": (transform(val[0]), val[1]),
-            "test": (transform(test[0]), test[1]),
+            "train": (features.encode(X_train), y_train),
+            "val": (features(val[0]), val[1]),
+            "test": (features(test[0]), test[1]),
         }
         log.info("class counts %s", self.counts)
 

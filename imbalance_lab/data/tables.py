@@ -101,8 +101,9 @@ def _labels(col: pd.Series, positive_label: Any, target: str, path: Any) -> np.n
                 f"data.target={target} holds {len(counts)} classes: {classes}. Name the positive "
                 "class with data.positive_label=<class> (that class against the rest)."
             )
-        # The rarer class; on a tie, the larger label, so that 0/1 keeps 1 as positive.
-        positive = sorted(counts.items(), key=lambda kv: (kv[1], -_rank(counts, kv[0])))[0][0]
+        # The rarer class; on a tie, the label last in text order, so 0/1 keeps 1 positive.
+        order = sorted(counts.index, key=str)
+        positive = min(order, key=lambda k: (counts[k], -order.index(k)))
     else:
         positive = positive_label
     mask = (col == positive).to_numpy()
@@ -129,11 +130,6 @@ def _labels(col: pd.Series, positive_label: Any, target: str, path: Any) -> np.n
         )
     log.info("data.target=%s: class 1 = %r (%d rows), class 0 = the rest", target, positive, n_pos)
     return mask.astype(np.int64)
-
-
-def _rank(counts: pd.Series, label: Any) -> int:
-    order = sorted(counts.index, key=str)
-    return order.index(label)
 
 
 def _is_categorical_dtype(s: pd.Series) -> bool:
@@ -269,7 +265,5 @@ def load_table(
         len(names) - len(cat_idx),
         len(cat_idx),
     )
-    return TabularData(
-        X, y, name=name or file.name.split(".")[0], feature_names=names, categorical=cat_idx,
-        impute=impute,
-    )  # fmt: skip
+    stem = file.name.split(".")[0]
+    return TabularData(X, y, stem if name is None else str(name), names, cat_idx, impute)
