@@ -33,7 +33,7 @@ from imbalance_lab.evaluation.diagnostics import (
     minority_typology,
     typology_pca_figure,
 )
-from imbalance_lab.train import CONF_DIR, _hydra_info
+from imbalance_lab.train import CONF_DIR, hydra_info
 
 log = logging.getLogger(__name__)
 DIAGNOSIS_FILE = "diagnosis.json"
@@ -130,7 +130,7 @@ def run(cfg: DictConfig) -> tuple[dict[str, Any], np.ndarray, np.ndarray, np.nda
     dm.setup()
     X_all = np.concatenate([X for X, _ in dm.splits.values()])
     y_all = np.concatenate([y for _, y in dm.splits.values()])
-    info = _hydra_info()
+    info = hydra_info()
     report: dict[str, Any] = {
         "dataset": dm.name,
         "seed": int(cfg.seed),

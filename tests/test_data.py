@@ -10,7 +10,8 @@ from hydra.utils import instantiate
 
 from imbalance_lab.data import ImbalanceDataModule, TabularData
 from imbalance_lab.data.datamodule import fit_scaler
-from imbalance_lab.train import CONF_DIR, build_datamodule
+from imbalance_lab.pipeline import build_datamodule
+from imbalance_lab.train import CONF_DIR
 
 SAMPLERS = sorted(p.stem for p in (CONF_DIR / "sampler").glob("*.yaml"))
 OVER = {"random_over", "smote", "adasyn", "borderline_smote", "svm_smote", "kmeans_smote"}

@@ -12,7 +12,7 @@ from imblearn import FunctionSampler
 
 from imbalance_lab.data import ImbalanceDataModule, TabularData, load_keel
 from imbalance_lab.errors import ConfigError
-from imbalance_lab.train import build_datamodule
+from imbalance_lab.pipeline import build_datamodule
 
 
 def test_unknown_dataset_lists_nearest_names() -> None:

@@ -88,7 +88,8 @@ def test_labels_name_only_what_varies() -> None:
 def test_lab_experiment_composes_and_every_job_instantiates(make_cfg) -> None:
     from hydra.utils import instantiate
 
-    from imbalance_lab.train import CONF_DIR, build_datamodule
+    from imbalance_lab.pipeline import build_datamodule
+    from imbalance_lab.train import CONF_DIR
 
     sweep = make_cfg("experiment=lab", tiny=False).hydra.sweeper.params
     strategies = sweep.strategy.split(",")

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from imbalance_lab.errors import ConfigError
 from imbalance_lab.models.losses import FocalLoss, WeightedBCEWithLogitsLoss
-from imbalance_lab.train import run
+from imbalance_lab.pipeline import run
 
 LOGITS = torch.tensor([-3.0, -0.5, 0.2, 2.5, 4.0])
 TARGET = torch.tensor([0.0, 1.0, 0.0, 1.0, 1.0])

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from imbalance_lab.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 # Parameters through which imblearn samplers take a neighbour count, and how many minority rows
 # each needs: SMOTE-style interpolation needs k neighbours besides the row itself.
@@ -29,13 +33,93 @@ def class_counts(y: np.ndarray) -> dict[str, int]:
 
 
 def describe_sampler(sampler: Any) -> dict[str, Any]:
-    """The sampler's class and its JSON-friendly parameters, for metrics.json."""
-    params = {
-        k: v
-        for k, v in sampler.get_params(deep=False).items()
-        if isinstance(v, (int, float, str, bool, type(None)))
-    }
+    """The sampler's class and its JSON-friendly parameters, for metrics.json; a nested sampler
+    (SMOTEENN's ``smote``) by its class name."""
+    plain = (int, float, str, bool, type(None))
+    params = {}
+    for k, v in sampler.get_params(deep=False).items():
+        if isinstance(v, plain):
+            params[k] = v
+        elif isinstance(v, (list, tuple)) and all(isinstance(i, plain) for i in v):
+            params[k] = list(v)
+        elif hasattr(v, "get_params"):
+            params[k] = type(v).__name__
     return {"class": type(sampler).__name__, "params": params}
+
+
+def _nominal_smote(params: dict[str, Any], categorical: list[int], n_features: int) -> Any:
+    from imblearn.over_sampling import SMOTEN, SMOTENC
+
+    keep = {k: params[k] for k in ("sampling_strategy", "k_neighbors", "random_state")}
+    if len(categorical) == n_features:
+        return SMOTEN(**keep)
+    return SMOTENC(categorical_features=list(categorical), **keep)
+
+
+def adapt_sampler(sampler: Any, categorical: Sequence[int], n_features: int) -> Any:
+    """SMOTE for data with categorical code columns: SMOTENC (SMOTEN when every column is
+    categorical), also as the SMOTE step of SMOTEENN / SMOTETomek. SMOTE itself would
+    interpolate the codes into categories that do not exist. Other samplers are returned as
+    they are (:func:`check_category_codes` catches those that invent codes)."""
+    if sampler is None or not categorical:
+        return sampler
+    from imblearn.combine import SMOTEENN, SMOTETomek
+    from imblearn.over_sampling import SMOTE
+    from sklearn.base import clone
+
+    categorical = list(categorical)
+    if type(sampler) is SMOTE:
+        new = _nominal_smote(sampler.get_params(), categorical, n_features)
+        outer = None
+    elif type(sampler) in (SMOTEENN, SMOTETomek) and type(sampler.smote) in (SMOTE, type(None)):
+        # Without its own smote, SMOTEENN builds SMOTE(sampling_strategy, random_state).
+        params = {
+            "sampling_strategy": sampler.sampling_strategy,
+            "k_neighbors": 5,
+            "random_state": sampler.random_state,
+        }
+        if sampler.smote is not None:
+            params = sampler.smote.get_params()
+        outer = clone(sampler)
+        new = _nominal_smote(params, categorical, n_features)
+        outer.set_params(smote=new)
+    else:
+        return sampler
+    p = new.get_params()
+    log.info(
+        "the data has %d categorical column(s): %s replaced by %s (sampling_strategy=%s, "
+        "k_neighbors=%s, random_state=%s), which keeps synthetic rows on existing categories",
+        len(categorical),
+        "the SMOTE step of " + type(sampler).__name__ if outer is not None else "SMOTE",
+        type(new).__name__,
+        p["sampling_strategy"],
+        p["k_neighbors"],
+        p["random_state"],
+    )
+    return new if outer is None else outer
+
+
+def check_category_codes(
+    sampler: Any,
+    X: np.ndarray,
+    categorical: Sequence[int],
+    valid: Sequence[np.ndarray],
+    names: Sequence[str],
+) -> None:
+    """Fail when a sampler left category codes that do not exist (an interpolating sampler)."""
+    bad = [
+        name
+        for c, codes, name in zip(categorical, valid, names, strict=True)
+        if not np.isin(X[:, c], codes).all()
+    ]
+    if bad:
+        raise ConfigError(
+            f"{type(sampler).__name__} synthesised rows with category codes that do not exist in "
+            f"the categorical columns {', '.join(bad)}: it interpolates every column. With "
+            "categorical columns use sampler=smote (run as SMOTENC), smote_enn, smote_tomek, "
+            "random_over or an under-sampler, or list only the true categories in "
+            "data.categorical."
+        )
 
 
 def _check_neighbours(sampler: Any, n_minority: int) -> None:

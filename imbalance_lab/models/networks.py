@@ -43,3 +43,67 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x.flatten(1)).squeeze(-1)
+
+
+class CNN(nn.Module):
+    """A small conv net for flat rows that are images: ``(N, in_features)`` is folded into
+    ``(N, *input_shape)`` inside :meth:`forward`, so data, samplers and scalers stay flat.
+
+    Each entry of ``channels`` adds ``conv(kernel_size, same padding) -> activation`` and, while
+    the image is at least 2x2, a 2x2 max pool; then ``hidden`` units, dropout and one logit.
+    ``input_shape`` ``(C, H, W)`` comes from the data config (``data.image_shape``).
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        input_shape: Sequence[int] | None = None,
+        channels: Sequence[int] = (16, 32),
+        kernel_size: int = 3,
+        hidden: int = 64,
+        dropout: float = 0.1,
+        activation: str = "relu",
+    ) -> None:
+        super().__init__()
+        if input_shape is None:
+            raise ConfigError(
+                "model=cnn needs the image shape of the data, data.image_shape (C, H, W), and this "
+                "data config has none: use an image dataset (data=digits), set "
+                "data.image_shape=[C,H,W], or choose model=mlp."
+            )
+        shape = tuple(int(d) for d in input_shape)
+        if len(shape) == 2:
+            shape = (1, *shape)
+        if len(shape) != 3 or int(torch.tensor(shape).prod()) != in_features:
+            raise ConfigError(
+                f"model.net.input_shape={list(shape)} (from data.image_shape) does not fold "
+                f"{in_features} input features into (C, H, W); C*H*W must equal {in_features}."
+            )
+        if activation not in ACTIVATIONS:
+            raise ConfigError(
+                f"model.net.activation={activation!r} is unknown; use one of {sorted(ACTIVATIONS)}."
+            )
+        self.input_shape = shape
+        layers: list[nn.Module] = []
+        c, h, w = shape
+        for out in channels:
+            layers += [
+                nn.Conv2d(c, out, kernel_size, padding=kernel_size // 2),
+                ACTIVATIONS[activation](),
+            ]
+            if min(h, w) >= 2:
+                layers.append(nn.MaxPool2d(2))
+                h, w = h // 2, w // 2
+            c = out
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(c * h * w, hidden),
+            ACTIVATIONS[activation](),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.reshape(x.shape[0], *self.input_shape)
+        return self.head(self.features(x)).squeeze(-1)
