@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,11 +14,15 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from threadpoolctl import threadpool_limits
 
 from imbalance_lab.data import ImbalanceDataModule
 from imbalance_lab.data.resampling import describe_sampler
+from imbalance_lab.errors import ConfigError
 from imbalance_lab.evaluation.diagnostics import model_report
 from imbalance_lab.evaluation.metrics import binary_metrics, confusion_counts
 from imbalance_lab.evaluation.plots import plt
@@ -86,12 +91,36 @@ class Fitted:
     trainer: L.Trainer | None = None
 
 
+def resolve_threads(setting: int | str | None) -> int:
+    """Threads for this job: a number, or ``auto`` = usable cores / jobs running side by side.
+
+    Two jobs on 2 cores with 2 threads each run ~30x slower than one alone, so each job of a
+    joblib sweep gets its share of the cores (the launcher's ``n_jobs``, -1 = all cores).
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = cores or 1
+    if setting not in (None, "auto"):
+        return max(1, int(setting))
+    jobs = 1
+    if HydraConfig.initialized():
+        launcher = HydraConfig.get().launcher
+        if "joblib" in str(launcher.get("_target_", "")):
+            n_jobs = launcher.get("n_jobs") or 1
+            jobs = cores if n_jobs < 0 else n_jobs
+    return max(1, cores // jobs)
+
+
 def fit_network(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
     """Lightning fit of ``cfg.model.net``; returns the best checkpoint's weights."""
     loss = instantiate(cfg.loss)
     if hasattr(loss, "fit_counts"):  # pos_weight: auto -> n_neg / n_pos after resampling
         loss.fit_counts(dm.counts["train"]["0"], dm.counts["train"]["1"])
-    net = instantiate(cfg.model.net, in_features=dm.n_features)
+    try:
+        net = instantiate(cfg.model.net, in_features=dm.n_features)
+    except InstantiationException as err:  # surface our own message, not Hydra's wrapper
+        if isinstance(err.__cause__, ConfigError):
+            raise err.__cause__ from None
+        raise
     model = ImbalanceClassifier(net, loss, optimizer=instantiate(cfg.model.optimizer))
 
     loggers = [instantiate(v) for v in cfg.get("logger", {}).values()]
@@ -106,8 +135,9 @@ def fit_network(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
         ),
     )
     start = time.perf_counter()
-    trainer.fit(model, datamodule=dm)
+    trainer.fit(model, datamodule=dm, ckpt_path=cfg.get("ckpt_path"))
     seconds = time.perf_counter() - start
+    epochs = int(model.epochs_done)
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     if best:  # evaluate the best checkpoint, not the last epoch
         state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
@@ -115,7 +145,7 @@ def fit_network(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
     return Fitted(
         predict=lambda X: predict_probs(model.net, X),
         train_seconds=seconds,
-        epochs=int(trainer.current_epoch),
+        epochs=epochs,
         best_checkpoint=best,
         pos_weight=_as_float(getattr(loss, "pos_weight", None)),
         trainer=trainer,
@@ -134,15 +164,19 @@ def fit_estimator(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
     )
 
 
-def run(cfg: DictConfig) -> dict[str, Any]:
-    """Train and evaluate one configuration; returns what goes into metrics.json."""
-    if cfg.get("threads"):
-        torch.set_num_threads(int(cfg.threads))
+def run(cfg: DictConfig) -> dict[str, Any] | None:
+    """Train and evaluate one configuration; returns what goes into metrics.json (None on the
+    non-zero ranks of a distributed run)."""
+    threads = resolve_threads(cfg.get("threads"))
+    torch.set_num_threads(threads)
+    threadpool_limits(threads)  # numpy/scipy BLAS used by the samplers
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     info = hydra_info()
     dm = build_datamodule(cfg)
     dm.setup("fit")
     fitted = fit_estimator(cfg, dm) if "estimator" in cfg.model else fit_network(cfg, dm)
+    if fitted.trainer is not None and not fitted.trainer.is_global_zero:
+        return None  # under DDP (not spawn) every rank runs this; rank 0 evaluates and reports
 
     # Probabilities of the selected model on every split; train = before resampling.
     splits = {"train": dm.train_original, "val": dm.splits["val"], "test": dm.splits["test"]}
@@ -164,6 +198,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         "dataset": dm.name,
         "fold": {"folds": dm.folds, "fold": dm.fold, "repeat": dm.repeat} if dm.folds else None,
         "seed": int(cfg.seed),
+        "threads": threads,
         "choices": info["choices"],
         "overrides": info["overrides"],
         "test": metrics["test"],
@@ -192,7 +227,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             lg.log_metrics(
                 {f"test/{k}": v for k, v in metrics["test"].items()}, trainer.global_step
             )
-    if cfg.get("figures", True) and (trainer is None or trainer.is_global_zero):
+    if cfg.get("figures", True):
         two_d = dm.train_original if dm.n_features == 2 else None
         figures = run_figures(results, probs, targets, fitted.predict, X_2d=two_d)
         save_figures(figures, Path(cfg.paths.output_dir))

@@ -57,6 +57,8 @@ def main(cfg: DictConfig) -> float | None:
         from imbalance_lab.pipeline import run  # heavy imports only once the config is valid
 
         results = run(cfg)
+        if results is None:  # a non-zero rank of a distributed run: rank 0 reports
+            return None
     except Exception as err:
         info = hydra_info()
         first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]

@@ -14,14 +14,14 @@ import torch
 from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
 
 from imbalance_lab.data.resampling import (
+    FeatureTransform,
     adapt_sampler,
     check_category_codes,
     class_counts,
     resample,
 )
+from imbalance_lab.data.resampling import fit_scaler as fit_scaler  # re-exported
 from imbalance_lab.data.sources import TabularData
-from imbalance_lab.data.tables import FeatureTransform
-from imbalance_lab.data.tables import fit_scaler as fit_scaler  # re-exported
 from imbalance_lab.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -183,6 +183,8 @@ class ImbalanceDataModule(L.LightningDataModule):
 
     Validation and test keep the original class distribution; they are never resampled and are
     used to fit nothing but the decision threshold (validation only).
+    Categorical code columns (``TabularData.categorical``) are imputed, never scaled, handed to
+    the sampler as codes (SMOTE runs as SMOTENC) and one-hot encoded afterwards.
     """
 
     def __init__(

@@ -15,6 +15,9 @@ they only avoid work whose result is thrown away:
   :class:`NearMiss` computes that per chunk of majority rows, with the same floating-point
   operations as scikit-learn's neighbour search, so the selected rows are identical.
 
+:class:`TorchNearestNeighbors` is a neighbours object for imblearn's ``k_neighbors`` /
+``n_neighbors`` parameters that searches by matrix product on the GPU when there is one.
+
 Identity is not a matter of luck: the neighbour searches are scikit-learn's own estimator fitted
 on the same data, queried for fewer rows, under the parallel strategy scikit-learn would have
 chosen for imblearn's full query (which decides how exact ties between duplicate rows break).
@@ -32,12 +35,14 @@ import torch
 from imblearn.under_sampling import NearMiss as _ImblearnNearMiss
 from imblearn.under_sampling import TomekLinks as _ImblearnTomekLinks
 from scipy.linalg.blas import dgemm
-from scipy.sparse import issparse
+from scipy.sparse import csr_matrix, issparse
+from sklearn.base import BaseEstimator
 from sklearn.neighbors import NearestNeighbors
-from sklearn.utils import _safe_indexing
+from sklearn.utils import _safe_indexing, check_array
+from threadpoolctl import threadpool_limits
 
-# Rows x minority-rows distances held at once by NearMiss-2 (float64): 2**23 = 64 MiB a buffer.
-_NEARMISS_CHUNK_ELEMENTS = 2**23
+# Rows x minority-rows distances held at once by NearMiss-2 (float64): 2**21 = 16 MiB a buffer.
+_NEARMISS_CHUNK_ELEMENTS = 2**21
 
 
 def _openmp_threads() -> int:
@@ -51,18 +56,21 @@ def _openmp_threads() -> int:
         return os.cpu_count() or 1
 
 
+def _chunk_size() -> int:
+    """Rows per block in scikit-learn's pairwise-distance reductions."""
+    return int(sklearn.get_config().get("pairwise_dist_chunk_size", 256))
+
+
 def _argkmin_strategy(n_queries: int, n_fit: int) -> str:
     """The parallel strategy scikit-learn's ArgKmin picks for ``n_queries`` x ``n_fit`` rows.
 
     It decides the order in which candidate neighbours reach each row's heap, hence which of two
     equally distant rows (duplicates) wins. Querying a subset must reuse imblearn's choice.
     """
-    config = sklearn.get_config()
-    strategy = config.get("pairwise_dist_parallel_strategy", "auto")
+    strategy = sklearn.get_config().get("pairwise_dist_parallel_strategy", "auto")
     if strategy != "auto":
         return strategy
-    chunk_size = config.get("pairwise_dist_chunk_size", 256)
-    if n_fit < n_queries or 4 * chunk_size * _openmp_threads() < n_queries:
+    if n_fit < n_queries or 4 * _chunk_size() * _openmp_threads() < n_queries:
         return "parallel_on_X"
     return "parallel_on_Y"
 
@@ -78,32 +86,50 @@ def _uses_argkmin(nn: NearestNeighbors, X: Any) -> bool:
 
 
 def _kneighbors_like_full_query(
-    nn: NearestNeighbors, X: Any, rows: np.ndarray, n_neighbors: int, n_full: int
+    nn: NearestNeighbors, X: Any, rows: np.ndarray, n_neighbors: int
 ) -> np.ndarray:
-    """``nn.kneighbors(X[rows])`` returning what ``nn.kneighbors(X_full)[rows]`` returns, where
-    ``X_full`` has ``n_full`` rows (indices only).
+    """The rows ``rows`` of ``nn.kneighbors(X)`` (indices), searching for those rows only.
 
-    Tree searches and scikit-learn's brute-force fallback treat each query row on its own. Its
-    Cython ArgKmin reduction does too, given the same parallel strategy, which it chooses from
-    the number of query rows: it is called here as ``kneighbors`` calls it, with the strategy of
-    the full query.
+    Tree searches and scikit-learn's brute-force fallback treat each query row on its own.
+    Its Cython ArgKmin reduction does as well, provided that (1) it runs under the parallel
+    strategy of the full query, which sets the order in which equally distant rows reach a
+    row's heap; (2) each row's dot products come from BLAS calls of the same shape as in the
+    full query, since BLAS kernels round differently at block edges: the full query cuts X
+    into blocks of ``chunk_size`` rows and a last partial block. Rows of full blocks are queried
+    here in full blocks (padded), rows of the last block by querying that block as it is.
     """
     if len(rows) == 0:
         return np.empty((0, n_neighbors), dtype=np.intp)
-    query = _safe_indexing(X, rows)
-    if not _uses_argkmin(nn, query):
-        return nn.kneighbors(query, n_neighbors=n_neighbors, return_distance=False)
+    n_full = X.shape[0]
+    if not _uses_argkmin(nn, X):
+        return nn.kneighbors(_safe_indexing(X, rows), n_neighbors, return_distance=False)
+
     from sklearn.metrics._pairwise_distances_reduction import ArgKmin
 
-    return ArgKmin.compute(
-        X=np.ascontiguousarray(query),
-        Y=nn._fit_X,
-        k=n_neighbors,
-        metric=nn.effective_metric_,
-        metric_kwargs=nn.effective_metric_params_,
-        strategy=_argkmin_strategy(n_full, nn.n_samples_fit_),
-        return_distance=False,
-    )
+    def argkmin(query: np.ndarray) -> np.ndarray:
+        return ArgKmin.compute(
+            X=np.ascontiguousarray(query),
+            Y=nn._fit_X,
+            k=n_neighbors,
+            metric=nn.effective_metric_,
+            metric_kwargs=nn.effective_metric_params_,
+            strategy=_argkmin_strategy(n_full, nn.n_samples_fit_),
+            return_distance=False,
+        )
+
+    block = _chunk_size()
+    if n_full <= block:  # a single block: the full query is the cheap one
+        return argkmin(X)[rows]
+    last_start = n_full - n_full % block  # == n_full when there is no partial block
+    out = np.empty((len(rows), n_neighbors), dtype=np.intp)
+    in_full = rows < last_start
+    if in_full.any():
+        picked = rows[in_full]
+        padded = np.concatenate([picked, np.full(-len(picked) % block, picked[0])])
+        out[in_full] = argkmin(X[padded])[: len(picked)]
+    if not in_full.all():
+        out[~in_full] = argkmin(X[last_start:])[rows[~in_full] - last_start]
+    return out
 
 
 class TomekLinks(_ImblearnTomekLinks):
@@ -129,11 +155,11 @@ class TomekLinks(_ImblearnTomekLinks):
         # Every link joins two classes, so at least one endpoint lies outside the largest one.
         seeds = np.flatnonzero(y != largest)
         nn_index = np.full(n, -1, dtype=np.intp)
-        nn_index[seeds] = _kneighbors_like_full_query(nn, X, seeds, 2, n)[:, 1]
+        nn_index[seeds] = _kneighbors_like_full_query(nn, X, seeds, 2)[:, 1]
         # The rows the seeds point at across classes: the other endpoint of every possible link.
         targets = nn_index[seeds]
         targets = np.setdiff1d(targets[y[targets] != y[seeds]], seeds)
-        nn_index[targets] = _kneighbors_like_full_query(nn, X, targets, 2, n)[:, 1]
+        nn_index[targets] = _kneighbors_like_full_query(nn, X, targets, 2)[:, 1]
 
         links = self.is_tomek_known(y, nn_index, self.sampling_strategy_)
         self.sample_indices_ = np.flatnonzero(np.logical_not(links))
@@ -208,7 +234,6 @@ class NearMiss(_ImblearnNearMiss):
         n_min = nn.n_samples_fit_
         k = min(nn.n_neighbors, n_min)
         n_rows = X_class.shape[0]
-        chunk = max(1, _NEARMISS_CHUNK_ELEMENTS // n_min)
         out = np.empty(n_rows, dtype=np.float64)
 
         plain_euclidean = (
@@ -224,28 +249,41 @@ class NearMiss(_ImblearnNearMiss):
         else:
             kernel = None
 
-        for start in range(0, n_rows, chunk):
-            stop = min(start + chunk, n_rows)
-            if kernel is None:  # any other neighbours object: its own search, chunk by chunk
-                rows = np.arange(start, stop)
-                dist, _ = nn.kneighbors(_safe_indexing(X_class, rows), n_neighbors=n_min)
-                farthest = dist[:, -k:]
-            else:
-                # The k largest of a row's distances; the kernels return a value that is
-                # monotone in the distance, so select first and finish only k per row.
-                values = torch.from_numpy(kernel.reduced(start, stop))
-                top = torch.topk(values, k, dim=1, sorted=False).values.numpy()
-                farthest = np.sort(kernel.finish(top), axis=1)
-            out[start:stop] = np.sum(farthest, axis=1)
+        # Chunks of whole row blocks of scikit-learn's reduction.
+        block = kernel.x_block if isinstance(kernel, _BruteEuclidean) else 1
+        chunk = max(1, _NEARMISS_CHUNK_ELEMENTS // (n_min * block)) * block
+        # One BLAS thread, as scikit-learn's own reduction: threaded dgemm calls on small chunks
+        # spin against torch's threads on a loaded machine.
+        with threadpool_limits(limits=1, user_api="blas"):
+            for start in range(0, n_rows, chunk):
+                stop = min(start + chunk, n_rows)
+                out[start:stop] = self._chunk_sums(kernel, X_class, start, stop, n_min, k)
         return out
+
+    def _chunk_sums(
+        self, kernel: Any, X_class: Any, start: int, stop: int, n_min: int, k: int
+    ) -> np.ndarray:
+        if kernel is None:  # any other neighbours object: its own search, chunk by chunk
+            rows = np.arange(start, stop)
+            dist, _ = self.nn_.kneighbors(_safe_indexing(X_class, rows), n_neighbors=n_min)
+            farthest = dist[:, -k:]
+        else:
+            # The k largest of a row's distances: the kernels return a value monotone in the
+            # distance, so select on it and finish only k values per row.
+            values = torch.from_numpy(kernel.reduced(start, stop))
+            top = torch.topk(values, k, dim=1, sorted=False).values.numpy()
+            farthest = np.sort(kernel.finish(top), axis=1)
+        return np.sum(farthest, axis=1)
 
 
 class _BruteEuclidean:
     """Distances exactly as scikit-learn's ``EuclideanArgKmin`` computes them.
 
-    ``sqrt(max((|x|^2 + (-2 x.y)) + |y|^2, 0))`` with the dot products from BLAS ``dgemm`` on
-    float64 (float32 input upcast), laid out as scikit-learn's ``_gemm`` call, and the squared
-    norms from scikit-learn's own row-norm routine.
+    ``sqrt(max((|x|^2 + (-2 x.y)) + |y|^2, 0))``: the dot products from BLAS ``dgemm`` on
+    float64 (float32 input upcast), called block by block with the shapes and layout of
+    scikit-learn's ``_gemm`` calls (BLAS rounds differently at block edges), and the squared
+    norms from scikit-learn's own row-norm routine. For float32 input the squared distance is
+    rounded to float32 before the square root and the distance after it, as scikit-learn does.
     """
 
     def __init__(self, X: np.ndarray, Y: np.ndarray) -> None:
@@ -255,18 +293,34 @@ class _BruteEuclidean:
         self.X_sq = sqeuclidean_row_norms(X, _openmp_threads())
         self.Y_sq = sqeuclidean_row_norms(Y, _openmp_threads())
         self.X, self.Y64 = X, np.asarray(Y, dtype=np.float64)
+        self.x_block = min(len(X), _chunk_size())
+        self.y_block = min(len(Y), _chunk_size())
 
     def reduced(self, start: int, stop: int) -> np.ndarray:
-        X64 = np.asarray(self.X[start:stop], dtype=np.float64)
-        # Fortran view: C^T (n_Y x n_X) = -2 * Y64 @ X64^T, as scikit-learn's row-major _gemm.
-        middle = dgemm(-2.0, self.Y64.T, X64.T, trans_a=1, trans_b=0).T
-        middle += self.X_sq[start:stop, None]
-        middle += self.Y_sq[None, :]
-        return middle
+        """Squared distances (before the clip at 0) of rows ``start:stop``; ``start`` must be a
+        multiple of ``x_block``."""
+        n_y = len(self.Y64)
+        out = np.empty((stop - start, n_y))
+        for xs in range(start, stop, self.x_block):
+            xe = min(xs + self.x_block, stop)
+            X64 = np.ascontiguousarray(self.X[xs:xe], dtype=np.float64)
+            for ys in range(0, n_y, self.y_block):
+                ye = min(ys + self.y_block, n_y)
+                # Fortran view: C^T = -2 * Y_c @ X_c^T, as scikit-learn's row-major _gemm.
+                middle = dgemm(-2.0, self.Y64[ys:ye].T, X64.T, trans_a=1, trans_b=0)
+                out[xs - start : xe - start, ys:ye] = middle.T
+        out += self.X_sq[start:stop, None]
+        out += self.Y_sq[None, :]
+        return out
 
-    @staticmethod
-    def finish(values: np.ndarray) -> np.ndarray:
-        return np.sqrt(np.maximum(values, 0.0))
+    def finish(self, values: np.ndarray) -> np.ndarray:
+        values = np.maximum(values, 0.0)
+        if self.X.dtype == np.float32:
+            # DistanceMetric32's rdist-to-dist takes and returns float32: round, sqrt, round.
+            # Stored in a float64 array, so the sums run in float64.
+            rounded = np.sqrt(values.astype(np.float32).astype(np.float64)).astype(np.float32)
+            return rounded.astype(np.float64)
+        return np.sqrt(values)
 
 
 class _TreeEuclidean:
@@ -290,3 +344,98 @@ class _TreeEuclidean:
     @staticmethod
     def finish(values: np.ndarray) -> np.ndarray:
         return np.sqrt(values)
+
+
+class TorchNearestNeighbors(BaseEstimator):
+    """k nearest neighbours by matrix product and ``torch.topk``, on the GPU when there is one.
+
+    A scikit-learn-like ``fit`` / ``kneighbors`` / ``kneighbors_graph`` object (Euclidean
+    distance only) that imblearn accepts wherever it takes a neighbours estimator, e.g.
+    ``SMOTE(k_neighbors=TorchNearestNeighbors(n_neighbors=6))`` (SMOTE asks for one more: the row
+    itself) or ``NearMiss(n_neighbors=TorchNearestNeighbors(3))``. Queries run in batches of
+    rows so that a batch's distance matrix stays within ``batch_elements`` values.
+
+    Neighbours match scikit-learn's except where distances tie or differ by rounding: squared
+    distances are ``|x|^2 - 2 x.y + |y|^2`` in ``dtype`` (float64 by default; float32 is faster
+    on GPUs and rounds at ~1e-7 relative), and ``topk`` orders equal distances its own way.
+    """
+
+    def __init__(
+        self,
+        n_neighbors: int = 5,
+        *,
+        device: str | None = None,
+        dtype: str = "float64",
+        batch_elements: int = 2**25,
+        n_jobs: int | None = None,
+    ) -> None:
+        self.n_neighbors = n_neighbors
+        self.device = device
+        self.dtype = dtype
+        self.batch_elements = batch_elements
+        self.n_jobs = n_jobs  # accepted for imblearn, which sets it; unused
+
+    def _device(self) -> torch.device:
+        if self.device is not None:
+            return torch.device(self.device)
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+    def _tensor(self, X: Any) -> torch.Tensor:
+        X = check_array(X, dtype=[np.float64, np.float32])
+        return torch.as_tensor(X, device=self._device()).to(getattr(torch, self.dtype))
+
+    def fit(self, X: Any, y: Any = None) -> TorchNearestNeighbors:
+        self._fit_X = self._tensor(X)
+        self._fit_sq = (self._fit_X * self._fit_X).sum(dim=1)
+        self.n_samples_fit_, self.n_features_in_ = self._fit_X.shape
+        return self
+
+    def kneighbors(
+        self, X: Any = None, n_neighbors: int | None = None, return_distance: bool = True
+    ) -> Any:
+        """As :meth:`sklearn.neighbors.NearestNeighbors.kneighbors`; ``X=None`` queries the fit
+        rows, each without itself."""
+        k = self.n_neighbors if n_neighbors is None else int(n_neighbors)
+        query_is_train = X is None
+        Q = self._fit_X if query_is_train else self._tensor(X)
+        search = k + 1 if query_is_train else k
+        if search > self.n_samples_fit_:
+            raise ValueError(
+                f"Expected n_neighbors <= n_samples_fit, but n_neighbors = {search}, "
+                f"n_samples_fit = {self.n_samples_fit_}, n_samples = {len(Q)}"
+            )
+        rows = max(1, self.batch_elements // max(self.n_samples_fit_, 1))
+        dists, indices = [], []
+        for start in range(0, len(Q), rows):
+            q = Q[start : start + rows]
+            d2 = (q * q).sum(dim=1, keepdim=True) - 2.0 * (q @ self._fit_X.T)
+            d2 += self._fit_sq[None, :]
+            vals, idx = torch.topk(d2.clamp_min_(0), search, dim=1, largest=False, sorted=True)
+            if query_is_train:  # drop the row itself, or the first if duplicates hid it
+                own = idx == torch.arange(start, start + len(q), device=idx.device)[:, None]
+                own[~own.any(dim=1), 0] = True
+                keep = ~own
+                vals, idx = vals[keep].view(len(q), k), idx[keep].view(len(q), k)
+            dists.append(vals.sqrt().cpu())
+            indices.append(idx.cpu())
+        ind = torch.cat(indices).numpy().astype(np.intp)
+        if not return_distance:
+            return ind
+        return torch.cat(dists).numpy().astype(np.float64), ind
+
+    def kneighbors_graph(
+        self, X: Any = None, n_neighbors: int | None = None, mode: str = "connectivity"
+    ) -> csr_matrix:
+        """As :meth:`sklearn.neighbors.NearestNeighbors.kneighbors_graph`."""
+        k = self.n_neighbors if n_neighbors is None else int(n_neighbors)
+        if mode == "connectivity":
+            ind = self.kneighbors(X, k, return_distance=False)
+            data = np.ones(ind.size)
+        elif mode == "distance":
+            dist, ind = self.kneighbors(X, k, return_distance=True)
+            data = dist.ravel()
+        else:
+            raise ValueError(f'mode must be "connectivity" or "distance", got {mode!r}')
+        n_queries = ind.shape[0]
+        indptr = np.arange(0, n_queries * k + 1, k)
+        return csr_matrix((data, ind.ravel(), indptr), shape=(n_queries, self.n_samples_fit_))

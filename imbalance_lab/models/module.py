@@ -31,6 +31,9 @@ class ImbalanceClassifier(L.LightningModule):
         self.loss_fn = loss
         self.optimizer_factory = optimizer or torch.optim.AdamW
         self.threshold = threshold
+        # Epochs trained, as state: it travels with the weights (back from spawned DDP workers,
+        # into checkpoints), where the trainer's own counter does not.
+        self.register_buffer("epochs_done", torch.zeros((), dtype=torch.long))
         self.train_metrics = step_metrics().clone(prefix="train/")
         self.val_metrics = step_metrics(ranking=True).clone(prefix="val/")
         self._test_probs: list[torch.Tensor] = []
@@ -49,6 +52,7 @@ class ImbalanceClassifier(L.LightningModule):
         return loss
 
     def on_train_epoch_end(self) -> None:
+        self.epochs_done += 1
         self.log_dict(self.train_metrics.compute())
         self.train_metrics.reset()
 

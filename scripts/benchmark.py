@@ -1,0 +1,537 @@
+"""Throughput of the lab's training path and resamplers, as ratios against baselines run alongside.
+
+Usage:
+    python scripts/benchmark.py [--rows 1000000] [--features 30] [--minority 0.01]
+                                [--only training|resampling] [--json PATH] [--md PATH]
+
+Training: one epoch of an MLP 30-64-64-1 (AdamW, BCE with logits) over in-memory data.
+    baseline  a hand-written loop slicing pre-shuffled tensors (ratio 1.00)
+    lab       lightning.Trainer fitting imbalance_lab's ImbalanceClassifier on TensorBatches
+    also      DataLoader(TensorDataset) in the hand-written loop, for reference, and two
+              diagnostic variants of the lab path that locate its overhead.
+Resampling: fit_resample of every lab sampler at --rows; for TomekLinks and NearMiss, imblearn's
+    class against imbalance_lab.data.fast_samplers (speed ratio, identical output or not).
+Memory: peak RSS of a fresh process that runs SMOTE, against the resampled float32 train set.
+
+Progress goes to stderr; the markdown tables to --md, or stdout without it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# imblearn's all-vs-all searches: quadratic time (TomekLinks) or a majority x minority float64
+# matrix twice over (NearMiss-2). Above this many rows they are not run.
+IMBLEARN_QUADRATIC_MAX_ROWS = 200_000
+SKIP_NOTE = "skipped: quadratic / out of memory at this size"
+HIDDEN = (64, 64)
+BATCH_SIZES = (1024, 4096)
+WARMUP_STEPS = 20
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def make_data(rows: int, features: int, minority: float, seed: int) -> tuple[np.ndarray, ...]:
+    """Standard-normal float32 features; minority rows (label 1) shifted on 5 features."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(rows) < minority).astype(np.int64)
+    y[:2] = 1  # at least two minority rows, whatever the size
+    X = rng.standard_normal((rows, features), dtype=np.float32)
+    X[:, : min(5, features)] += 0.8 * y[:, None].astype(np.float32)
+    return X, y
+
+
+def peak_rss_mib() -> float:
+    """Peak RSS of this process (getrusage). Linux carries it over ``exec`` from the process
+    that forked, so a probe must be started while its parent is still small."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def vm_hwm_mib() -> float | None:
+    """Peak RSS of this process image alone (/proc VmHWM, reset by exec), as a cross-check."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+# ---------------------------------------------------------------------------------- training
+
+
+def bench_training(X_np: np.ndarray, y_np: np.ndarray, seed: int) -> list[dict[str, Any]]:
+    import lightning as L
+    import torch
+    from torch import nn
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from imbalance_lab.data.datamodule import TensorBatches
+    from imbalance_lab.models.module import ImbalanceClassifier
+    from imbalance_lab.models.networks import MLP
+
+    warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    warnings.filterwarnings("ignore", ".*GPU available but not used.*")
+    warnings.filterwarnings("ignore", ".*val_dataloader.*")
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+    n, features = X_np.shape
+    X = torch.from_numpy(X_np)
+    y = torch.from_numpy(y_np.astype(np.float32))
+
+    def new_net() -> nn.Module:
+        torch.manual_seed(seed)
+        return MLP(features, hidden_sizes=HIDDEN, dropout=0.0)
+
+    def hand_loop(batches: Any, max_steps: int | None = None) -> tuple[int, int]:
+        """The hand-written loop; returns (steps, samples)."""
+        net = new_net()
+        opt = torch.optim.AdamW(net.parameters())
+        loss_fn = nn.BCEWithLogitsLoss()
+        net.train()
+        steps = samples = 0
+        for xb, yb in batches:
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(net(xb), yb)
+            loss.backward()
+            opt.step()
+            steps += 1
+            samples += len(yb)
+            if max_steps is not None and steps >= max_steps:
+                break
+        return steps, samples
+
+    def sliced(Xs: torch.Tensor, ys: torch.Tensor, bs: int) -> Any:
+        for start in range(0, len(ys), bs):
+            yield Xs[start : start + bs], ys[start : start + bs]
+
+    class StepTimer(L.Callback):
+        """Time from the start of batch WARMUP_STEPS to the end of the epoch (steady state)."""
+
+        def __init__(self) -> None:
+            self.start = self.end = 0.0
+            self.samples = 0
+
+        def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
+            if batch_idx == WARMUP_STEPS:
+                self.start = time.perf_counter()
+            if batch_idx >= WARMUP_STEPS:
+                self.samples += len(batch[1])
+
+        def on_train_epoch_end(self, trainer, module) -> None:
+            self.end = time.perf_counter()
+
+    class NoStepMetrics(ImbalanceClassifier):
+        """Diagnostic: the lab module without the per-step torchmetrics update."""
+
+        def training_step(self, batch, _):
+            x, yb = batch
+            loss = self.loss_fn(self(x), yb)
+            self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=len(yb))
+            return loss
+
+        def on_train_epoch_end(self) -> None:
+            pass
+
+    class BareModule(L.LightningModule):
+        """Diagnostic: Lightning alone, a training_step that only returns the loss."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = new_net()
+            self.loss_fn = nn.BCEWithLogitsLoss()
+
+        def training_step(self, batch, _):
+            return self.loss_fn(self.net(batch[0]), batch[1])
+
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.AdamW(self.parameters())
+
+    def lightning_fit(module: L.LightningModule, bs: int, limit: int | None = None) -> dict:
+        timer = StepTimer()
+        trainer = L.Trainer(
+            max_epochs=1,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            accelerator="cpu",
+            devices=1,
+            limit_val_batches=0,
+            num_sanity_val_steps=0,
+            limit_train_batches=limit if limit is not None else 1.0,
+            callbacks=[timer],
+        )
+        batches = TensorBatches(X, y, bs, shuffle=True, seed=seed)
+        start = time.perf_counter()
+        trainer.fit(module, train_dataloaders=batches)
+        wall = time.perf_counter() - start
+        steady = None  # too few steps past the warm-up to say
+        if timer.start and timer.end > timer.start:
+            steady = timer.samples / (timer.end - timer.start)
+        return {"seconds": wall, "samples_per_s": n / wall, "steady_samples_per_s": steady}
+
+    results: list[dict[str, Any]] = []
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    X_shuf, y_shuf = X[perm].contiguous(), y[perm].contiguous()
+    for bs in BATCH_SIZES:
+        rows: list[dict[str, Any]] = []
+
+        def record(
+            name: str,
+            seconds: float,
+            steady: float | None = None,
+            note: str = "",
+            hand: bool = True,
+            bs: int = bs,
+            rows: list = rows,
+        ) -> None:
+            row = {"path": name, "batch_size": bs, "seconds": seconds, "samples_per_s": n / seconds}
+            # The hand loops have no setup: their steady rate is their rate.
+            row["steady_samples_per_s"] = n / seconds if hand else steady
+            row["note"] = note
+            rows.append(row)
+            log(f"  train bs={bs} {name}: {seconds:.2f}s, {n / seconds:,.0f} samples/s")
+
+        # Baseline: hand-written loop over pre-shuffled in-memory tensors.
+        hand_loop(sliced(X_shuf, y_shuf, bs), max_steps=WARMUP_STEPS)
+        start = time.perf_counter()
+        hand_loop(sliced(X_shuf, y_shuf, bs))
+        record("baseline: hand loop, pre-shuffled tensor slices", time.perf_counter() - start)
+
+        # The lab's loader alone (shuffles by a permutation copy each epoch) in the same loop.
+        hand_loop(TensorBatches(X, y, bs, shuffle=True, seed=seed), max_steps=WARMUP_STEPS)
+        start = time.perf_counter()
+        hand_loop(TensorBatches(X, y, bs, shuffle=True, seed=seed))
+        record("hand loop, lab TensorBatches (shuffle)", time.perf_counter() - start)
+
+        # Reference: DataLoader(TensorDataset) collating one row at a time.
+        loader = DataLoader(TensorDataset(X, y), batch_size=bs, shuffle=True)
+        hand_loop(loader, max_steps=WARMUP_STEPS)
+        start = time.perf_counter()
+        hand_loop(loader)
+        record("hand loop, DataLoader(TensorDataset) (reference)", time.perf_counter() - start)
+
+        # The lab path, after a short warm-up fit (imports, kernels, Trainer machinery).
+        variants = [
+            ("lab: Trainer + ImbalanceClassifier + TensorBatches", ImbalanceClassifier, ""),
+            (
+                "diagnostic: lab module without per-step metric update",
+                NoStepMetrics,
+                "subclass; training_step without train_metrics.update",
+            ),
+            ("diagnostic: Trainer + bare LightningModule", None, "loss only, no self.log"),
+        ]
+        for name, cls, note in variants:
+
+            def build(cls: Any = cls) -> L.LightningModule:
+                if cls is None:
+                    return BareModule()
+                return cls(new_net(), nn.BCEWithLogitsLoss())
+
+            lightning_fit(build(), bs, limit=WARMUP_STEPS)
+            res = lightning_fit(build(), bs)
+            record(name, res["seconds"], res["steady_samples_per_s"], note, hand=False)
+
+        base = rows[0]
+        for row in rows:
+            row["ratio"] = row["samples_per_s"] / base["samples_per_s"]
+            steady = row["steady_samples_per_s"]
+            row["steady_ratio"] = steady / base["steady_samples_per_s"] if steady else None
+        results += rows
+    return results
+
+
+# -------------------------------------------------------------------------------- resampling
+
+
+def _samplers() -> list[tuple[str, str, Any]]:
+    """(name, implementation, factory) with the parameters of conf/sampler/*.yaml."""
+    from imblearn import over_sampling as over
+    from imblearn import under_sampling as under
+
+    from imbalance_lab.data import fast_samplers as fast
+
+    out: list[tuple[str, str, Any]] = [
+        ("RandomOverSampler", "imblearn", lambda: over.RandomOverSampler(random_state=0)),
+        ("SMOTE", "imblearn", lambda: over.SMOTE(k_neighbors=5, random_state=0)),
+        ("ADASYN", "imblearn", lambda: over.ADASYN(n_neighbors=5, random_state=0)),
+        ("RandomUnderSampler", "imblearn", lambda: under.RandomUnderSampler(random_state=0)),
+        ("TomekLinks", "imbalance_lab", fast.TomekLinks),
+        ("TomekLinks", "imblearn", under.TomekLinks),
+    ]
+    for version in (1, 2, 3):
+        params = {"version": version, "n_neighbors": 3, "n_neighbors_ver3": 3}
+        out.append((f"NearMiss-{version}", "imbalance_lab", lambda p=params: fast.NearMiss(**p)))
+        out.append((f"NearMiss-{version}", "imblearn", lambda p=params: under.NearMiss(**p)))
+    return out
+
+
+def bench_resampling(X: np.ndarray, y: np.ndarray) -> list[dict[str, Any]]:
+    rows = len(y)
+    results: list[dict[str, Any]] = []
+    ours: dict[str, tuple[Any, Any, Any]] = {}
+    for name, impl, factory in _samplers():
+        row: dict[str, Any] = {"sampler": name, "impl": impl, "rows_in": rows}
+        quadratic = name in ("TomekLinks", "NearMiss-2") and impl == "imblearn"
+        if quadratic and rows > IMBLEARN_QUADRATIC_MAX_ROWS:
+            row.update(seconds=None, note=SKIP_NOTE)
+            results.append(row)
+            log(f"  resample {name} [{impl}]: {SKIP_NOTE}")
+            continue
+        sampler = factory()
+        start = time.perf_counter()
+        X_res, y_res = sampler.fit_resample(X, y)
+        row["seconds"] = time.perf_counter() - start
+        row["rows_out"] = len(y_res)
+        row["minority_out"] = int((y_res == 1).sum())
+        row["note"] = ""
+        indices = getattr(sampler, "sample_indices_", None)
+        if impl == "imbalance_lab":
+            ours[name] = (X_res, y_res, indices)
+            if name in ("NearMiss-1", "NearMiss-3"):
+                row["note"] = "delegates to imblearn"
+        elif name in ours:
+            X_o, y_o, idx_o = ours.pop(name)
+            row["identical_to_ours"] = bool(
+                np.array_equal(X_o, X_res)
+                and np.array_equal(y_o, y_res)
+                and np.array_equal(idx_o, indices)
+            )
+            mine = next(r for r in results if r["sampler"] == name and r["impl"] != "imblearn")
+            mine["speedup_vs_imblearn"] = row["seconds"] / mine["seconds"]
+            mine["identical_to_imblearn"] = row["identical_to_ours"]
+        results.append(row)
+        log(f"  resample {name} [{impl}]: {row['seconds']:.2f}s -> {len(y_res):,} rows")
+        del X_res, y_res
+    return results
+
+
+def smote_rss_probe(rows: int, features: int, minority: float, seed: int) -> dict[str, Any]:
+    """Run in a fresh process: peak RSS around one SMOTE resample."""
+    from imblearn.over_sampling import SMOTE
+
+    X, y = make_data(rows, features, minority, seed)
+    before, hwm_before = peak_rss_mib(), vm_hwm_mib()
+    start = time.perf_counter()
+    X_res, y_res = SMOTE(k_neighbors=5, random_state=0).fit_resample(X, y)
+    seconds = time.perf_counter() - start
+    after, hwm_after = peak_rss_mib(), vm_hwm_mib()
+    train_set = len(y_res) * (features + 1) * 4 / 2**20  # X and y as float32, as trained on
+    return {
+        "rows_in": rows,
+        "rows_out": len(y_res),
+        "X_res_dtype": str(X_res.dtype),
+        "smote_seconds": seconds,
+        "input_mib": (X.nbytes + y.nbytes) / 2**20,
+        "resampled_float32_mib": train_set,
+        "peak_rss_before_smote_mib": before,
+        "peak_rss_after_smote_mib": after,
+        "peak_rss_over_resampled_set": after / train_set,
+        "smote_peak_growth_mib": after - before,
+        "vm_hwm_before_smote_mib": hwm_before,
+        "vm_hwm_after_smote_mib": hwm_after,
+    }
+
+
+def run_rss_probe(args: argparse.Namespace) -> dict[str, Any]:
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--smote-rss-probe",
+        f"--rows={args.rows}",
+        f"--features={args.features}",
+        f"--minority={args.minority}",
+        f"--seed={args.seed}",
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# ----------------------------------------------------------------------------------- output
+
+
+def _fmt(value: Any, spec: str = ".2f") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "**NO**"
+    return format(value, spec)
+
+
+def to_markdown(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    c = report["config"]
+    lines = [
+        f"# imbalance-lab benchmark: {c['rows']:,} rows x {c['features']} features, "
+        f"{c['minority']:.1%} minority",
+        "",
+        f"Machine: {m['cpus']} CPU cores available, torch {m['torch_threads']} threads, "
+        f"{m['platform']}; python {m['python']}, {m['versions']}. Load average (1 min) at "
+        f"start / end: {m['load_average_1m_start_end'][0]:.2f} / "
+        f"{m['load_average_1m_start_end'][1]:.2f}.",
+        "",
+    ]
+    if "training" in report:
+        lines += [
+            "## Training throughput (1 epoch, MLP 30-64-64-1, AdamW, BCE with logits, CPU)",
+            "",
+            "Ratio: samples/s over the baseline's, same batch size, same run. `seconds` is "
+            "one epoch after a warm-up; for the Trainer rows the whole `trainer.fit` call. "
+            f"`steady` leaves out the first {WARMUP_STEPS} steps of the fit (Trainer setup).",
+            "",
+            "| batch | path | seconds | samples/s | ratio | steady samples/s | steady ratio |",
+            "|---:|---|---:|---:|---:|---:|---:|",
+        ]
+        for r in report["training"]:
+            lines.append(
+                f"| {r['batch_size']} | {r['path']} | {r['seconds']:.2f} | "
+                f"{r['samples_per_s']:,.0f} | {r['ratio']:.2f} | "
+                f"{_fmt(r['steady_samples_per_s'], ',.0f')} | {_fmt(r['steady_ratio'])} |"
+            )
+        lines.append("")
+    if "resampling" in report:
+        lines += [
+            "## Resampling (fit_resample)",
+            "",
+            "Speed-up: imblearn's seconds over ours, same data, same run. Identical: same "
+            "X, y and sample_indices_.",
+            "",
+            "| sampler | implementation | seconds | rows out | speed-up vs imblearn "
+            "| identical | note |",
+            "|---|---|---:|---:|---:|---|---|",
+        ]
+        for r in report["resampling"]:
+            lines.append(
+                f"| {r['sampler']} | {r['impl']} | {_fmt(r.get('seconds'))} | "
+                f"{_fmt(r.get('rows_out'), ',')} | {_fmt(r.get('speedup_vs_imblearn'))} | "
+                f"{_fmt(r.get('identical_to_imblearn', r.get('identical_to_ours')))} | "
+                f"{r.get('note', '')} |"
+            )
+        lines.append("")
+    if "memory" in report:
+        mem = report["memory"]
+        lines += [
+            "## Memory: SMOTE in a fresh process",
+            "",
+            "| rows in | rows out | resampled train set (float32 X+y) | peak RSS before "
+            "SMOTE | peak RSS after SMOTE | peak RSS / train set | SMOTE's peak growth / "
+            "train set |",
+            "|---:|---:|---:|---:|---:|---:|---:|",
+            f"| {mem['rows_in']:,} | {mem['rows_out']:,} | "
+            f"{mem['resampled_float32_mib']:.0f} MiB | {mem['peak_rss_before_smote_mib']:.0f} "
+            f"MiB | {mem['peak_rss_after_smote_mib']:.0f} MiB | "
+            f"{mem['peak_rss_over_resampled_set']:.2f} | "
+            f"{mem['smote_peak_growth_mib'] / mem['resampled_float32_mib']:.2f} |",
+            "",
+            f"Peak RSS from getrusage; /proc VmHWM {_fmt(mem['vm_hwm_before_smote_mib'], '.0f')}"
+            f" -> {_fmt(mem['vm_hwm_after_smote_mib'], '.0f')} MiB. The input "
+            f"(float32 X, int64 y) is {mem['input_mib']:.0f} MiB. SMOTE took "
+            f"{mem['smote_seconds']:.2f}s; its output dtype is {mem['X_res_dtype']}.",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def machine_info() -> dict[str, Any]:
+    import imblearn
+    import sklearn
+    import torch
+
+    versions = f"torch {torch.__version__}, sklearn {sklearn.__version__}, "
+    versions += f"imblearn {imblearn.__version__}"
+    try:
+        import lightning
+
+        versions += f", lightning {lightning.__version__}"
+    except ImportError:
+        pass
+    return {
+        "cpus": len(os.sched_getaffinity(0)),
+        "torch_threads": torch.get_num_threads(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "versions": versions,
+    }
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--rows", type=int, default=1_000_000)
+    p.add_argument("--features", type=int, default=30)
+    p.add_argument("--minority", type=float, default=0.01)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--only", choices=("training", "resampling"))
+    p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
+    p.add_argument("--json", type=Path, help="write the results as JSON here")
+    p.add_argument("--md", type=Path, help="write the markdown tables here (default: stdout)")
+    p.add_argument("--smote-rss-probe", action="store_true", help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.smote_rss_probe:
+        print(json.dumps(smote_rss_probe(args.rows, args.features, args.minority, args.seed)))
+        return
+
+    memory = None
+    if args.only in (None, "resampling"):
+        # First, while this process is small: the probe inherits its peak RSS (see above).
+        log("SMOTE peak RSS probe ...")
+        memory = run_rss_probe(args)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    load_before = os.getloadavg()
+    X, y = make_data(args.rows, args.features, args.minority, args.seed)
+    report: dict[str, Any] = {
+        "machine": machine_info(),
+        "config": {
+            "rows": args.rows,
+            "features": args.features,
+            "minority": args.minority,
+            "minority_rows": int(y.sum()),
+            "seed": args.seed,
+        },
+    }
+    if args.only in (None, "training"):
+        log("training ...")
+        report["training"] = bench_training(X, y, args.seed)
+    if args.only in (None, "resampling"):
+        log("resampling ...")
+        report["resampling"] = bench_resampling(X, y)
+        report["memory"] = memory
+    report["peak_rss_this_process_mib"] = peak_rss_mib()
+    # Other processes on the cores distort every ratio: the load says whether there were any.
+    report["machine"]["load_average_1m_start_end"] = [load_before[0], os.getloadavg()[0]]
+
+    markdown = to_markdown(report)
+    if args.md:
+        args.md.write_text(markdown + "\n")
+    else:
+        print(markdown)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,236 @@
+"""The fast TomekLinks / NearMiss return exactly what imblearn's return: same rows, same order."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hydra.utils import instantiate
+from imblearn import under_sampling as imb
+from imblearn.over_sampling import SMOTE
+from omegaconf import OmegaConf
+from sklearn.neighbors import NearestNeighbors
+from threadpoolctl import threadpool_limits
+
+from imbalance_lab.data import fast_samplers
+from imbalance_lab.data.fast_samplers import NearMiss, TomekLinks, TorchNearestNeighbors
+from imbalance_lab.train import CONF_DIR
+
+
+def make_data(
+    seed: int,
+    n: int,
+    d: int,
+    minority: float = 0.1,
+    duplicates: bool = False,
+    integer: bool = False,
+    dtype: type = np.float64,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Overlapping classes; ``integer`` rounds to a coarse grid (many equal distances),
+    ``duplicates`` copies a third of the rows onto others (exact ties, zero distances)."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < minority).astype(np.int64)
+    y[:2] = 1  # both classes, whatever the seed
+    X = rng.normal(size=(n, d)) + 0.8 * y[:, None]
+    if integer:
+        X = np.round(X * 1.5)
+    if duplicates:
+        X[rng.integers(0, n, n // 3)] = X[rng.integers(0, n, n // 3)]
+    return X.astype(dtype), y
+
+
+def assert_same(reference, ours, X, y) -> None:
+    X_ref, y_ref = reference.fit_resample(X, y)
+    X_new, y_new = ours.fit_resample(X, y)
+    np.testing.assert_array_equal(ours.sample_indices_, reference.sample_indices_)
+    if sp.issparse(X_ref):
+        X_ref, X_new = X_ref.toarray(), X_new.toarray()
+    np.testing.assert_array_equal(X_new, X_ref)
+    np.testing.assert_array_equal(y_new, y_ref)
+    assert X_new.dtype == X_ref.dtype
+
+
+# (rows, features): KD-tree search (<= 15 features) and brute force, where scikit-learn runs
+# its full query parallel on Y (few rows) or on X (many rows): they break ties differently.
+SHAPES = [(400, 2), (2000, 6), (1500, 20), (6000, 20)]
+DATA_KINDS = [
+    {},
+    {"duplicates": True},
+    {"integer": True, "duplicates": True},
+    {"integer": True, "dtype": np.float32},
+]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("kind", range(len(DATA_KINDS)))
+@pytest.mark.parametrize("threads", [1, 2])
+def test_tomek_links_identical(shape: tuple[int, int], kind: int, threads: int) -> None:
+    with threadpool_limits(limits=threads, user_api="openmp"):
+        for seed in range(2):
+            X, y = make_data(seed, *shape, **DATA_KINDS[kind])
+            for strategy in ("auto", "all", "majority", "not majority"):
+                assert_same(
+                    imb.TomekLinks(sampling_strategy=strategy),
+                    TomekLinks(sampling_strategy=strategy),
+                    X,
+                    y,
+                )
+
+
+def test_tomek_links_remove_something_on_this_data() -> None:
+    # Guards the test above against data on which both remove nothing.
+    X, y = make_data(0, 1500, 20, integer=True, duplicates=True)
+    sampler = TomekLinks(sampling_strategy="all").fit(X, y)
+    X_res, _ = sampler.fit_resample(X, y)
+    assert len(X_res) < len(X) - 5
+
+
+def test_tomek_links_multiclass_string_labels_and_lists() -> None:
+    rng = np.random.default_rng(3)
+    X = np.round(rng.normal(size=(3000, 4)) * 2)
+    y = rng.choice(np.array(["a", "b", "c"]), size=3000, p=[0.6, 0.3, 0.1])
+    for strategy in ("auto", "all", ["a"], ["b", "c"]):
+        assert_same(
+            imb.TomekLinks(sampling_strategy=strategy),
+            TomekLinks(sampling_strategy=strategy),
+            X,
+            y,
+        )
+
+
+def test_tomek_links_sparse_input() -> None:
+    X, y = make_data(1, 800, 5, integer=True, duplicates=True)
+    X = sp.csr_matrix(X)
+    assert_same(imb.TomekLinks(), TomekLinks(), X, y)
+
+
+def test_tomek_links_without_cython_reduction_delegates() -> None:
+    import sklearn
+
+    X, y = make_data(2, 1500, 20, integer=True, duplicates=True)
+    with sklearn.config_context(enable_cython_pairwise_dist=False):
+        assert_same(
+            imb.TomekLinks(sampling_strategy="all"), TomekLinks(sampling_strategy="all"), X, y
+        )
+
+
+NEARMISS_STRATEGIES = ["auto", "majority", "all", 0.5, {0: 40}]
+
+
+@pytest.mark.parametrize("shape", [(600, 3), (1500, 20), (4000, 30)])
+@pytest.mark.parametrize("kind", range(len(DATA_KINDS)))
+def test_nearmiss2_identical(shape: tuple[int, int], kind: int, monkeypatch) -> None:
+    # Chunks of a few rows, so that results cross many chunk boundaries.
+    monkeypatch.setattr(fast_samplers, "_NEARMISS_CHUNK_ELEMENTS", 5000)
+    for seed in range(2):
+        X, y = make_data(seed, *shape, **DATA_KINDS[kind])
+        for strategy in NEARMISS_STRATEGIES:
+            for k in (1, 3, 10):
+                assert_same(
+                    imb.NearMiss(version=2, n_neighbors=k, sampling_strategy=strategy),
+                    NearMiss(version=2, n_neighbors=k, sampling_strategy=strategy),
+                    X,
+                    y,
+                )
+
+
+@pytest.mark.parametrize("shape", [(800, 4), (1500, 20)])
+@pytest.mark.parametrize("kind", range(len(DATA_KINDS)))
+def test_nearmiss2_distance_sums_are_bitwise_imblearns(shape, kind, monkeypatch) -> None:
+    # The quantity NearMiss-2 ranks by, compared bit for bit, not only the ranking: KD-tree and
+    # brute-force (float64, and float32 with its own rounding) searches.
+    monkeypatch.setattr(fast_samplers, "_NEARMISS_CHUNK_ELEMENTS", 3000)
+    X, y = make_data(kind, *shape, **DATA_KINDS[kind])
+    X_class, X_min = X[y == 0], X[y == 1]
+    for k in (1, 3, 10):
+        sampler = NearMiss(version=2, n_neighbors=k)
+        sampler._validate_estimator()
+        sampler.nn_.fit(X_min)
+        dist, _ = sampler.nn_.kneighbors(X_class, n_neighbors=len(X_min))
+        expected = np.sum(dist[:, -k:], axis=1)
+        np.testing.assert_array_equal(sampler._farthest_distance_sums(X_class, X_min), expected)
+
+
+def test_nearmiss2_distance_sums_follow_sklearns_blas_blocks() -> None:
+    # 388 minority rows: scikit-learn's search multiplies them in blocks of 256 and 132, and
+    # BLAS rounds the last columns of a 388-column product differently (found on AVX-512).
+    X, y = make_data(11, 20000, 30, minority=0.02, duplicates=True)
+    X_class, X_min = X[y == 0], X[y == 1]
+    sampler = NearMiss(version=2)
+    sampler._validate_estimator()
+    sampler.nn_.fit(X_min)
+    dist, _ = sampler.nn_.kneighbors(X_class, n_neighbors=len(X_min))
+    expected = np.sum(dist[:, -3:], axis=1)
+    np.testing.assert_array_equal(sampler._farthest_distance_sums(X_class, X_min), expected)
+
+
+def test_nearmiss2_default_chunks_and_neighbours_object() -> None:
+    X, y = make_data(4, 3000, 8, duplicates=True)
+    assert_same(imb.NearMiss(version=2), NearMiss(version=2), X, y)
+    # Another metric: the object's own search, chunked.
+    manhattan = NearestNeighbors(n_neighbors=3, metric="manhattan")
+    assert_same(
+        imb.NearMiss(version=2, n_neighbors=manhattan),
+        NearMiss(version=2, n_neighbors=manhattan),
+        X,
+        y,
+    )
+
+
+def test_nearmiss2_multiclass() -> None:
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(2000, 5))
+    y = rng.choice(3, size=2000, p=[0.5, 0.35, 0.15])
+    for strategy in ("auto", "all", {0: 100, 1: 200}):
+        assert_same(
+            imb.NearMiss(version=2, sampling_strategy=strategy),
+            NearMiss(version=2, sampling_strategy=strategy),
+            X,
+            y,
+        )
+
+
+@pytest.mark.parametrize("version", [1, 3])
+def test_nearmiss_1_and_3_are_imblearn(version: int) -> None:
+    X, y = make_data(6, 2000, 10, duplicates=True)
+    assert_same(imb.NearMiss(version=version), NearMiss(version=version), X, y)
+
+
+@pytest.mark.parametrize(("name", "cls"), [("tomek", TomekLinks), ("nearmiss", NearMiss)])
+def test_configs_build_the_fast_samplers(name: str, cls: type) -> None:
+    cfg = OmegaConf.load(CONF_DIR / "sampler" / f"{name}.yaml")
+    sampler = instantiate(cfg)
+    assert type(sampler) is cls
+    # Same parameters as imblearn's class: the configs keep working for both.
+    reference = getattr(imb, cls.__name__)()
+    assert sampler.get_params().keys() == reference.get_params().keys()
+
+
+def test_torch_nearest_neighbors_match_sklearn() -> None:
+    rng = np.random.default_rng(8)
+    X, Q = rng.normal(size=(700, 7)), rng.normal(size=(90, 7))
+    ref = NearestNeighbors(n_neighbors=4).fit(X)
+    ours = TorchNearestNeighbors(4, device="cpu", batch_elements=10_000).fit(X)
+    for query in (Q, None):  # None: the fit rows, each without itself
+        dist_ref, ind_ref = ref.kneighbors(query)
+        dist, ind = ours.kneighbors(query)
+        np.testing.assert_array_equal(ind, ind_ref)
+        np.testing.assert_allclose(dist, dist_ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(
+        ours.kneighbors(Q, 2, return_distance=False), ref.kneighbors(Q, 2)[1]
+    )
+    for mode in ("connectivity", "distance"):
+        diff = ours.kneighbors_graph(Q, mode=mode) - ref.kneighbors_graph(Q, mode=mode)
+        assert abs(diff).max() < 1e-12
+    with pytest.raises(ValueError, match="n_neighbors <= n_samples"):
+        ours.kneighbors(Q, n_neighbors=701)
+
+
+def test_torch_nearest_neighbors_inside_imblearn() -> None:
+    X, y = make_data(9, 1500, 6)
+    smote = SMOTE(random_state=0).fit_resample(X, y)
+    torch_smote = SMOTE(random_state=0, k_neighbors=TorchNearestNeighbors(6)).fit_resample(X, y)
+    np.testing.assert_array_equal(torch_smote[0], smote[0])
+    assert_same(
+        imb.NearMiss(version=1), NearMiss(version=1, n_neighbors=TorchNearestNeighbors(3)), X, y
+    )

@@ -1,0 +1,102 @@
+"""Launchers, threads per job, distributed training, resuming, unique output folders."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ENV, ROOT, TINY, run_cli
+
+from imbalance_lab.pipeline import resolve_threads, run
+
+CORES = len(os.sched_getaffinity(0))
+
+
+def test_joblib_sweep_gives_each_job_its_share_of_cores(tmp_path: Path) -> None:
+    tiny = [o for o in TINY if not o.startswith("threads=")]  # threads: auto
+    run_cli(
+        "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "sampler=none,random_over",
+        *tiny, f"hydra.sweep.dir={tmp_path}",
+    )  # fmt: skip
+    runs = [json.loads(f.read_text()) for f in tmp_path.glob("*/metrics.json")]
+    assert len(runs) == 2 and all(r["status"] == "ok" for r in runs)
+    assert {r["threads"] for r in runs} == {max(1, CORES // 2)}
+    assert (tmp_path / "leaderboard.md").exists()
+
+
+def test_threads_setting() -> None:
+    assert resolve_threads(3) == 3
+    assert resolve_threads("auto") == CORES  # outside a sweep: every usable core
+
+
+def test_ddp_on_two_cpu_processes_matches_single_process(make_cfg) -> None:
+    problem = [
+        "data=synthetic", "data.n_samples=1500", "data.n_features=6", "data.minority_fraction=0.1",
+        "data.class_sep=1.5", "trainer.max_epochs=8", "trainer.accelerator=cpu", "logger=none",
+        "callbacks=none", "print_table=false", "figures=false", "threads=1",
+    ]  # fmt: skip
+    single = run(make_cfg(*problem, tiny=False))
+    # Two ranks with half the batch each make the same optimiser steps as one process.
+    ddp_args = [
+        "trainer=ddp",
+        "trainer.strategy=ddp_spawn",
+        "trainer.devices=2",
+        "data.batch_size=32",
+    ]
+    ddp = run(make_cfg(*problem, *ddp_args, "trainer.accelerator=cpu", tiny=False))
+    assert ddp["class_counts"] == single["class_counts"]
+    assert ddp["epochs"] == single["epochs"] == 8
+    # Same data and steps, batches drawn differently: close results.
+    assert ddp["test"]["roc_auc"] == pytest.approx(single["test"]["roc_auc"], abs=0.05)
+    assert ddp["test"]["f1"] == pytest.approx(single["test"]["f1"], abs=0.15)
+
+
+def test_interrupted_run_resumes_from_last_checkpoint(tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    args = [
+        *TINY[:5], "data.n_samples=4000", "data.batch_size=8", "trainer.max_epochs=12",
+        "trainer.accelerator=cpu", "logger=none", "print_table=false", "figures=false",
+        "threads=1", "callbacks.early_stopping.patience=100",
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "train.py"), *args, f"hydra.run.dir={first}"],
+        cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    last = first / "checkpoints" / "last.ckpt"
+    deadline = time.time() + 120
+    while not last.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # let the first checkpoint finish writing
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert last.exists(), "the run ended before its first checkpoint"
+    assert not (first / "metrics.json").exists(), "the run finished before it was interrupted"
+
+    run_cli(*args, f"ckpt_path={last}", f"hydra.run.dir={second}")
+    metrics = json.loads((second / "metrics.json").read_text())
+    assert metrics["status"] == "ok" and metrics["epochs"] == 12
+
+
+def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path: Path) -> None:
+    env = {**ENV, "IMBALANCE_LAB_ROOT": str(tmp_path)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(ROOT / "train.py"), *TINY, "trainer.max_epochs=1"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    for p in procs:
+        assert p.wait(timeout=300) == 0, p.stderr.read()
+    runs = list((tmp_path / "logs" / "train" / "runs").glob("*/metrics.json"))
+    assert len(runs) == 2
