@@ -100,3 +100,22 @@ def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path: Path) -
         assert p.wait(timeout=300) == 0, p.stderr.read()
     runs = list((tmp_path / "logs" / "train" / "runs").glob("*/metrics.json"))
     assert len(runs) == 2
+
+
+def test_optuna_search_maximises_validation_f1(tmp_path: Path) -> None:
+    import yaml
+
+    run_cli(
+        "-m", "hparams_search=optuna", "hydra.sweeper.n_trials=3",
+        "hydra.sweeper.sampler.n_startup_trials=3", *TINY, "trainer.max_epochs=2",
+        f"hydra.sweep.dir={tmp_path}",
+    )  # fmt: skip
+    trials = [json.loads(f.read_text()) for f in tmp_path.glob("*/metrics.json")]
+    assert len(trials) == 3 and all(t["status"] == "ok" for t in trials)
+    best = yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())
+    assert best["best_value"] == pytest.approx(max(t["val"]["f1"] for t in trials))
+    assert {"model.optimizer.lr", "loss.scale", "sampler.sampling_strategy"} <= set(
+        best["best_params"]
+    )
+    # The searched settings reached the runs: each trial resolved its own pos_weight scale.
+    assert len({t["settings"]["loss"]["scale"] for t in trials}) == 3

@@ -50,3 +50,10 @@ def test_focal_loss_trains_end_to_end(make_cfg) -> None:
     assert results["settings"]["loss"]["gamma"] == 2.0
     assert 0.0 <= results["test"]["f1"] <= 1.0
     assert results["test"]["recall"] > 0  # alpha=0.9 pushes the minority up
+
+
+def test_pos_weight_scale_multiplies_the_resolved_weight() -> None:
+    loss = WeightedBCEWithLogitsLoss(scale=0.5)
+    loss.fit_counts(n_negative=90, n_positive=10)
+    assert loss.pos_weight.item() == pytest.approx(4.5)
+    assert WeightedBCEWithLogitsLoss(pos_weight=3.0, scale=2.0).pos_weight.item() == 6.0

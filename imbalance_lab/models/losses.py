@@ -13,21 +13,24 @@ class WeightedBCEWithLogitsLoss(nn.Module):
     """``BCEWithLogitsLoss(pos_weight=w)`` whose ``w`` can be ``"auto"``.
 
     ``auto`` resolves, through :meth:`fit_counts`, to ``n_negative / n_positive`` of the data
-    the model actually trains on, i.e. after resampling.
+    the model actually trains on, i.e. after resampling. ``scale`` multiplies the resolved
+    weight (a knob for hyperparameter search: 0.5 = half the inverse-frequency weight).
     """
 
-    def __init__(self, pos_weight: float | str = "auto") -> None:
+    def __init__(self, pos_weight: float | str = "auto", scale: float = 1.0) -> None:
         super().__init__()
         if pos_weight != "auto" and not (isinstance(pos_weight, (int, float)) and pos_weight > 0):
             raise ConfigError(f"loss.pos_weight={pos_weight!r} must be 'auto' or a number > 0.")
-        self.pos_weight_setting = pos_weight
+        if not scale > 0:
+            raise ConfigError(f"loss.scale={scale!r} must be a number > 0.")
+        self.pos_weight_setting, self.scale = pos_weight, float(scale)
         value = 1.0 if pos_weight == "auto" else float(pos_weight)
-        self.register_buffer("pos_weight", torch.tensor(value))
+        self.register_buffer("pos_weight", torch.tensor(value * self.scale))
 
     def fit_counts(self, n_negative: int, n_positive: int) -> None:
         """Resolve ``pos_weight: auto`` from the training class counts."""
         if self.pos_weight_setting == "auto":
-            self.pos_weight.fill_(n_negative / max(n_positive, 1))
+            self.pos_weight.fill_(self.scale * n_negative / max(n_positive, 1))
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.binary_cross_entropy_with_logits(logits, target, pos_weight=self.pos_weight)
