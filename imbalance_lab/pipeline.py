@@ -56,6 +56,7 @@ def build_datamodule(cfg: DictConfig) -> ImbalanceDataModule:
         folds=cfg.data.folds,
         fold=cfg.data.fold,
         repeat=cfg.data.repeat,
+        cache_dir=cfg.data.get("cache_dir"),
     )
 
 
@@ -218,6 +219,7 @@ def run(cfg: DictConfig) -> dict[str, Any] | None:
         "epochs": fitted.epochs,
         "best_checkpoint": fitted.best_checkpoint,
         "timings": {"resample_s": dm.resample_seconds, "train_s": fitted.train_seconds},
+        "resample_cached": dm.resample_cached,
         "diagnostics": diagnosis,
         "pr_curve": pr_curve(probs["test"], targets["test"]),
     }

@@ -177,3 +177,33 @@ def test_batch_sampling_through_config(make_cfg) -> None:
     share = np.mean([b[1].mean().item() for b in loader])
     assert 0.35 < share < 0.65
     assert dm.counts["train"]["1"] / sum(dm.counts["train"].values()) < 0.15
+
+
+def test_resampled_training_set_is_cached(make_cfg, tmp_path, monkeypatch) -> None:
+    from imblearn.over_sampling import SMOTE
+
+    cache = tmp_path / "cache"
+    first = build_datamodule(make_cfg("sampler=smote", f"data.cache_dir={cache}"))
+    first.setup()
+    assert not first.resample_cached and len(list(cache.glob("*.npz"))) == 1
+
+    # A second job with the same data, split and sampler reads the cache: SMOTE never runs.
+    def boom(*args, **kwargs):
+        raise AssertionError("resampled again")
+
+    monkeypatch.setattr(SMOTE, "fit_resample", boom)
+    second = build_datamodule(make_cfg("sampler=smote", f"data.cache_dir={cache}"))
+    second.setup()
+    assert second.resample_cached
+    np.testing.assert_array_equal(second.splits["train"][0], first.splits["train"][0])
+    monkeypatch.undo()
+
+    # Another seed, sampler setting or fold is another entry; data.cache_dir=null turns it off.
+    build_datamodule(make_cfg("sampler=smote", "seed=7", f"data.cache_dir={cache}")).setup()
+    build_datamodule(
+        make_cfg("sampler=smote", "sampler.k_neighbors=3", f"data.cache_dir={cache}")
+    ).setup()
+    assert len(list(cache.glob("*.npz"))) == 3
+    off = build_datamodule(make_cfg("sampler=smote", "data.cache_dir=null"))
+    off.setup()
+    assert not off.resample_cached and len(list(cache.glob("*.npz"))) == 3

@@ -13,12 +13,12 @@ import numpy as np
 import torch
 from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
 
+from imbalance_lab.data.cache import cached_resample
 from imbalance_lab.data.resampling import (
     FeatureTransform,
     adapt_sampler,
     check_category_codes,
     class_counts,
-    resample,
 )
 from imbalance_lab.data.resampling import fit_scaler as fit_scaler  # re-exported
 from imbalance_lab.data.sources import TabularData
@@ -200,6 +200,7 @@ class ImbalanceDataModule(L.LightningDataModule):
         folds: int | None = None,
         fold: int = 0,
         repeat: int = 0,
+        cache_dir: str | None = None,
     ) -> None:
         super().__init__()
         self.source = source
@@ -218,6 +219,8 @@ class ImbalanceDataModule(L.LightningDataModule):
         self.train_original: Split | None = None
         self.counts: dict[str, dict[str, int]] = {}
         self.resample_seconds = 0.0
+        self.resample_cached = False
+        self.cache_dir = cache_dir
         self.n_dropped_features = 0
         self.name = ""
         self.image_shape: tuple[int, ...] | None = None
@@ -263,7 +266,9 @@ class ImbalanceDataModule(L.LightningDataModule):
             self.sampler = adapt_sampler(
                 self.sampler, features.sampler_categorical, X_train.shape[1]
             )
-            res = resample(self.sampler, X_train, y_train)
+            res, self.resample_cached = cached_resample(
+                self.sampler, X_train, y_train, self.cache_dir
+            )
             X_train, y_train, self.resample_seconds = res.X, res.y, res.seconds
             names = [data.feature_names[c] for c in features.cat]
             check_category_codes(
