@@ -9,7 +9,7 @@ import pytest
 from hydra.utils import instantiate
 
 from imbalance_lab.data import ImbalanceDataModule, TabularData
-from imbalance_lab.data.datamodule import fit_scaler
+from imbalance_lab.data.features import fit_scaler
 from imbalance_lab.pipeline import build_datamodule
 from imbalance_lab.train import CONF_DIR
 

@@ -14,13 +14,12 @@ import torch
 from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
 
 from imbalance_lab.data.cache import cached_resample
+from imbalance_lab.data.features import FeatureTransform
 from imbalance_lab.data.resampling import (
-    FeatureTransform,
     adapt_sampler,
     check_category_codes,
     class_counts,
 )
-from imbalance_lab.data.resampling import fit_scaler as fit_scaler  # re-exported
 from imbalance_lab.data.sources import TabularData
 from imbalance_lab.errors import ConfigError
 
