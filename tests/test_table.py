@@ -13,12 +13,8 @@ from imblearn.combine import SMOTEENN
 from imblearn.over_sampling import ADASYN, SMOTE
 
 from imbalance_lab.data import ImbalanceDataModule, TabularData
-from imbalance_lab.data.resampling import (
-    FeatureTransform,
-    adapt_sampler,
-    describe_sampler,
-    resample,
-)
+from imbalance_lab.data.features import FeatureTransform
+from imbalance_lab.data.resampling import adapt_sampler, describe_sampler, resample
 from imbalance_lab.data.tables import load_table
 from imbalance_lab.errors import ConfigError
 from imbalance_lab.pipeline import run
