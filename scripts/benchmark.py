@@ -8,7 +8,7 @@ Training: one epoch of an MLP 30-64-64-1 (AdamW, BCE with logits) over in-memory
     baseline  a hand-written loop slicing pre-shuffled tensors (ratio 1.00)
     lab       lightning.Trainer fitting imbalance_lab's ImbalanceClassifier on TensorBatches
     also      DataLoader(TensorDataset) in the hand-written loop, for reference, and two
-              diagnostic variants of the lab path that locate its overhead.
+              a diagnostic bare LightningModule that locates Lightning's own overhead.
 Resampling: fit_resample of every lab sampler at --rows; for TomekLinks and NearMiss, imblearn's
     class against imbalance_lab.data.fast_samplers (speed ratio, identical output or not).
 Memory: peak RSS of a fresh process that runs SMOTE, against the resampled float32 train set.
@@ -140,18 +140,6 @@ def bench_training(
         def on_train_epoch_end(self, trainer, module) -> None:
             self.end = time.perf_counter()
 
-    class NoStepMetrics(ImbalanceClassifier):
-        """Diagnostic: the lab module without the per-step torchmetrics update."""
-
-        def training_step(self, batch, _):
-            x, yb = batch
-            loss = self.loss_fn(self(x), yb)
-            self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=len(yb))
-            return loss
-
-        def on_train_epoch_end(self) -> None:
-            pass
-
     class BareModule(L.LightningModule):
         """Diagnostic: Lightning alone, a training_step that only returns the loss."""
 
@@ -212,11 +200,6 @@ def bench_training(
         ]
         lab_variants: list[tuple[str, Any, str]] = [
             ("lab: Trainer + ImbalanceClassifier + TensorBatches", ImbalanceClassifier, ""),
-            (
-                "diagnostic: lab module without per-step metric update",
-                NoStepMetrics,
-                "subclass; training_step without train_metrics.update",
-            ),
             ("diagnostic: Trainer + bare LightningModule", None, "loss only, no self.log"),
         ]
 

@@ -18,9 +18,13 @@ they only avoid work whose result is thrown away:
 :class:`TorchNearestNeighbors` is a neighbours object for imblearn's ``k_neighbors`` /
 ``n_neighbors`` parameters that searches by matrix product on the GPU when there is one.
 
-Identity is not a matter of luck: the neighbour searches are scikit-learn's own estimator fitted
-on the same data, queried for fewer rows, under the parallel strategy scikit-learn would have
-chosen for imblearn's full query (which decides how exact ties between duplicate rows break).
+Identity is by construction, not by luck, down to ties and rounding. TomekLinks' searches are
+scikit-learn's own estimator fitted on the same data, queried for fewer rows under the parallel
+strategy scikit-learn picks for imblearn's full query (it decides how exact ties between
+duplicate rows break), with the query rows in BLAS blocks of the same shape as in the full query
+(BLAS rounds differently at block edges). NearMiss-2 repeats scikit-learn's distance arithmetic
+operation for operation: the same BLAS calls on the same blocks, the same row norms, the same
+float32 rounding for float32 data. tests/test_fast_samplers.py checks both against imblearn.
 """
 
 from __future__ import annotations

@@ -1,0 +1,184 @@
+"""Sweeps on a real SLURM cluster through ``hydra/launcher=slurm`` (submitit).
+
+``bash scripts/slurm/start.sh`` starts a single-node cluster on localhost; without a cluster
+that answers (``sinfo``) and keeps accounting (``sacct``), these tests are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ENV, ROOT, TINY, run_cli
+
+
+def _no_cluster() -> str | None:
+    """Why no sweep can run on SLURM here, or None."""
+    hint = "start one on this machine with: bash scripts/slurm/start.sh"
+    if shutil.which("sinfo") is None or shutil.which("sbatch") is None:
+        return f"no SLURM cluster: sinfo/sbatch not found ({hint})"
+    try:
+        info = subprocess.run(
+            ["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=5, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return f"no SLURM cluster: sinfo did not answer within 5 s ({hint})"
+    if info.returncode != 0:
+        return f"no SLURM cluster: sinfo failed: {info.stderr.strip()[:300]} ({hint})"
+    states = info.stdout.split()
+    if not {"idle", "mixed"} & set(states):
+        return f"no SLURM node free to run jobs (node states: {' '.join(states) or 'none'})"
+    try:
+        acct = subprocess.run(
+            ["sacct", "-n", "-X", "-S", "now-1minutes"],
+            capture_output=True, text=True, timeout=10, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return f"SLURM accounting (sacct) unavailable: {err}"
+    if acct.returncode != 0:
+        # Without accounting submitit never learns that a killed job ended: the sweep would hang.
+        return f"SLURM accounting (sacct) unavailable: {acct.stderr.strip()[:300]} ({hint})"
+    return None
+
+
+NO_CLUSTER = _no_cluster()
+pytestmark = pytest.mark.skipif(NO_CLUSTER is not None, reason=str(NO_CLUSTER))
+# A job past this many minutes is killed by SLURM: a broken test never leaves work behind.
+LIMIT = "hydra.launcher.timeout_min=10"
+
+
+def _array_ids(sweep: Path) -> list[str]:
+    """SLURM ids of the job arrays a sweep submitted (submitit's folders <array>_<task>)."""
+    names = (p.name for p in (sweep / ".submitit").glob("*_*"))
+    return sorted({m.group(1) for n in names if (m := re.fullmatch(r"(\d+)_\d+", n))})
+
+
+def _states(sweep: Path) -> dict[str, str]:
+    """SLURM accounting's end state of each job of the sweep, by job number: {"0": "COMPLETED"}."""
+    states = {}
+    for array in _array_ids(sweep):
+        out = subprocess.run(
+            ["sacct", "-n", "-X", "-P", "-o", "JobID,State", "-j", array],
+            capture_output=True, text=True, timeout=30, check=True,
+        ).stdout  # fmt: skip
+        for line in out.split():
+            job, state = line.split("|")
+            states[job.partition("_")[2]] = state.split()[0]
+    return states
+
+
+def _job_processes(sweep: Path, task: int) -> list[int]:
+    """Pids of the Python processes of the sweep's job ``task`` running on this machine."""
+    arrays = set(_array_ids(sweep))
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmd = (proc / "cmdline").read_bytes().split(b"\0")
+            if b"submitit.core._submit" not in cmd or not Path(cmd[0].decode()).name.startswith(
+                "python"
+            ):
+                continue
+            env = dict(
+                kv.split("=", 1)
+                for kv in (proc / "environ").read_bytes().decode(errors="replace").split("\0")
+                if "=" in kv
+            )
+        except (OSError, ValueError):
+            continue  # ended meanwhile, or not ours to read
+        if env.get("SLURM_ARRAY_JOB_ID") in arrays and env.get("SLURM_ARRAY_TASK_ID") == str(task):
+            pids.append(int(proc.name))
+    return pids
+
+
+def _cancel(sweep: Path) -> None:
+    for array in _array_ids(sweep):
+        subprocess.run(["scancel", array], capture_output=True, timeout=30, check=False)
+
+
+def test_slurm_sweep_ends_in_a_leaderboard(tmp_path: Path) -> None:
+    try:
+        run_cli(
+            "-m", "hydra/launcher=slurm", LIMIT, "sampler=none,random_over", *TINY,
+            f"hydra.sweep.dir={tmp_path}",
+        )  # fmt: skip
+    finally:
+        _cancel(tmp_path)
+    runs = [json.loads(f.read_text()) for f in sorted(tmp_path.glob("*/metrics.json"))]
+    assert [(r["choices"]["sampler"], r["status"]) for r in runs] == [
+        ("none", "ok"),
+        ("random_over", "ok"),
+    ]
+    board = (tmp_path / "leaderboard.md").read_text()
+    assert "| sampler=none | 1 |" in board and "| sampler=random_over | 1 |" in board
+    # They ran as SLURM jobs, and accounting saw them end.
+    assert _states(tmp_path) == {"0": "COMPLETED", "1": "COMPLETED"}
+
+
+def test_job_killed_from_outside_fails_alone_and_the_sweep_ends(tmp_path: Path) -> None:
+    sweep, log = tmp_path / "sweep", tmp_path / "sweep.log"
+    tiny = [o for o in TINY if not o.startswith(("data.n_samples=", "trainer.max_epochs="))]
+    # Job #0 trains 1 epoch; job #1 would train for minutes: it is killed while it trains.
+    args = [
+        "-m", "hydra/launcher=slurm", LIMIT, *tiny, "data.n_samples=3000", "figures=false",
+        "callbacks.early_stopping.patience=1000", "trainer.max_epochs=1,400",
+        f"hydra.sweep.dir={sweep}",
+    ]  # fmt: skip
+
+    def tail() -> str:
+        return log.read_text()[-3000:] if log.exists() else ""
+
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "train.py"), *args],
+            cwd=ROOT, env=ENV, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        # Wait until job #0 has finished and job #1 runs its training (jobs may queue first).
+        deadline, pids = time.time() + 300, []
+        while time.time() < deadline and proc.poll() is None:
+            started = (sweep / "1" / ".hydra").is_dir() and (sweep / "0" / "metrics.json").exists()
+            if started and (pids := _job_processes(sweep, task=1)):
+                break
+            time.sleep(0.5)
+        assert pids, f"job #1 was never seen running on this machine; sweep log:\n{tail()}"
+        assert not (sweep / "1" / "metrics.json").exists(), "job #1 ended before it was killed"
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)  # as the out-of-memory killer would
+        killed = time.time()
+        try:
+            code = proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the sweep still waits 120 s after its job was killed; log:\n{tail()}")
+        print(f"sweep ended {time.time() - killed:.1f} s after job #1 was killed")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        _cancel(sweep)
+
+    assert code != 0, "a sweep with a failed job exits non-zero"
+    assert _states(sweep)["1"] in ("FAILED", "CANCELLED")
+    fast = json.loads((sweep / "0" / "metrics.json").read_text())
+    assert fast["status"] == "ok" and fast["epochs"] == 1
+    board = sweep / "leaderboard.md"
+    assert board.exists(), (
+        "the sweep ended without a leaderboard: the launcher raised on the killed job instead of "
+        f"recording it as failed; sweep log:\n{tail()}"
+    )
+    lines = board.read_text().splitlines()
+    rows = {r.split("|")[1].strip(): r for r in lines if r.startswith("| ") and "---" not in r}
+    rows.pop("strategy")  # the header
+    assert set(rows) == {"trainer.max_epochs=1", "trainer.max_epochs=400"}, board.read_text()
+    assert "| trainer.max_epochs=1 | 1 |" in rows["trainer.max_epochs=1"]
+    assert "| trainer.max_epochs=400 | 0 |" in rows["trainer.max_epochs=400"]
+    assert "killed" in rows["trainer.max_epochs=400"]
+    killed_record = json.loads((sweep / "1" / "metrics.json").read_text())
+    assert killed_record["status"] == "failed" and "killed" in killed_record["error"]
