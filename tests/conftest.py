@@ -35,6 +35,16 @@ TINY = [
     "threads=1",
 ]
 
+# Settings for a quick run on data a test brings (tables, digits).
+RUN = [
+    "trainer.max_epochs=2",
+    "trainer.accelerator=cpu",
+    "logger=none",
+    "print_table=false",
+    "figures=false",
+    "threads=1",
+]
+
 
 def compose_cfg(overrides: list[str], output_dir: Path) -> DictConfig:
     """The train config with ``overrides``, its Hydra runtime set as in a real run."""

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import RUN
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 
@@ -18,14 +19,6 @@ from imbalance_lab.models.networks import CNN
 from imbalance_lab.pipeline import run
 
 ROOT = Path(__file__).resolve().parents[1]
-RUN = [
-    "trainer.max_epochs=2",
-    "trainer.accelerator=cpu",
-    "logger=none",
-    "print_table=false",
-    "figures=false",
-    "threads=1",
-]
 
 
 def test_digits_are_an_imbalanced_flat_image_problem() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_cli
+from conftest import RUN, run_cli
 from imblearn.combine import SMOTEENN
 from imblearn.over_sampling import ADASYN, SMOTE
 
@@ -19,14 +19,6 @@ from imbalance_lab.data.tables import load_table
 from imbalance_lab.errors import ConfigError
 from imbalance_lab.pipeline import run
 
-RUN = [
-    "trainer.max_epochs=2",
-    "trainer.accelerator=cpu",
-    "logger=none",
-    "print_table=false",
-    "figures=false",
-    "threads=1",
-]
 CATEGORIES = {"country": ["de", "fr", "uk"], "card": ["mc", "visa"]}
 
 
