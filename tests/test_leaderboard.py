@@ -106,3 +106,22 @@ def test_lab_experiment_composes_and_every_job_instantiates(make_cfg) -> None:
         if strategy in expected:
             choices = cfg.hydra.runtime.choices
             assert (choices.sampler, choices.loss) == expected[strategy]
+
+
+def test_job_killed_before_writing_metrics_is_listed_as_failed(sweeps, tmp_path: Path) -> None:
+    import shutil
+
+    good, _ = sweeps
+    copy = tmp_path / "sweep"
+    shutil.copytree(good, copy)
+    victim = next(iter(sorted(copy.glob("*/metrics.json"))))
+    victim.unlink()  # as if the job had been killed mid-training
+    runs = load_runs([copy])
+    failed = [r for r in runs if r["status"] == "failed"]
+    assert len(runs) == 4 and len(failed) == 1
+    assert "killed" in failed[0]["error"] and failed[0]["choices"]["sampler"] in {
+        "none",
+        "random_over",
+    }
+    df = leaderboard(runs)
+    assert df["failed"].sum() == 1 and df["runs"].sum() == 3

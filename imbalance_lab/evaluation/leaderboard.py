@@ -45,15 +45,42 @@ COLUMNS = (
 LOWER_IS_BETTER = frozenset({"ece"})  # calibration error
 
 
+def _unfinished(job_dir: Path) -> dict[str, Any]:
+    """A job folder Hydra created whose run never wrote metrics.json (killed or crashed)."""
+    import yaml
+
+    hydra_dir = job_dir / ".hydra"
+    overrides = yaml.safe_load((hydra_dir / "overrides.yaml").read_text()) or []
+    try:
+        choices = yaml.safe_load((hydra_dir / "hydra.yaml").read_text())["hydra"]["runtime"][
+            "choices"
+        ]
+    except (OSError, KeyError, TypeError, yaml.YAMLError):
+        choices = {}
+    return {
+        "status": "failed",
+        "error": "no metrics.json: the job was killed or crashed (or still runs); see its log",
+        "overrides": overrides,
+        "choices": {k: v for k, v in choices.items() if not k.startswith("hydra")},
+        "path": str(job_dir),
+    }
+
+
 def load_runs(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
-    """Every run's ``metrics.json`` under the given sweep (or run) folders."""
+    """Every run's ``metrics.json`` under the given sweep (or run) folders, plus a failed record
+    for each job folder without one."""
     runs: list[dict[str, Any]] = []
     for p in paths:
         path = Path(p)
         if not path.is_dir():
             raise ConfigError(f"{path} is not a folder; give the folder of a sweep or run.")
         files = sorted(path.rglob("metrics.json"))
-        if not files:
+        unfinished = sorted(
+            d.parent
+            for d in path.rglob(".hydra")
+            if (d / "overrides.yaml").exists() and not (d.parent / "metrics.json").exists()
+        )
+        if not files and not unfinished:
             raise ConfigError(
                 f"{path} holds no metrics.json: not a sweep folder, or its runs have not finished."
             )
@@ -64,6 +91,7 @@ def load_runs(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
                 run = {"status": "failed", "error": f"unreadable metrics.json: {err}"}
             run["path"] = str(f.parent)
             runs.append(run)
+        runs.extend(_unfinished(d) for d in unfinished)
     return runs
 
 

@@ -4,7 +4,7 @@
 # still in the cluster are cancelled first, so no job outlives it. Safe to run again.
 #
 #   bash scripts/slurm/stop.sh           # stop; keep the state folder (logs, accounting database)
-#   bash scripts/slurm/stop.sh --purge   # also delete the state folder and the configs start.sh wrote
+#   bash scripts/slurm/stop.sh --purge   # also delete the state folder and start.sh's configs
 #
 # IMBALANCE_LAB_SLURM_DIR: the state folder [/tmp/imbalance-lab-slurm], as for start.sh.
 set -uo pipefail
@@ -59,7 +59,6 @@ if [ -d "$STATE" ]; then
     stop "$STATE/slurmdbd.pid" slurmdbd
     stop "$STATE/mariadb.pid" mariadbd
     stop "$STATE/munge/munged.pid" munged
-    rm -f "$STATE/munged.pid"
 else
     say "nothing to stop: no state folder $STATE"
 fi
