@@ -40,25 +40,37 @@ def confusion_figure(counts: Mapping[str, int], title: str = "", ax: plt.Axes | 
     return fig
 
 
+def _interpolated_precision(curve: Mapping, grid: np.ndarray) -> np.ndarray:
+    """Precision at each recall of ``grid``: the best precision at that recall or higher."""
+    recall = np.asarray(curve["recall"], dtype=float)
+    precision = np.asarray(curve["precision"], dtype=float)
+    order = np.argsort(recall)
+    recall, precision = recall[order], precision[order]
+    best_from_here = np.maximum.accumulate(precision[::-1])[::-1]
+    idx = np.searchsorted(recall, grid, side="left")
+    return np.where(idx < len(recall), best_from_here[np.minimum(idx, len(recall) - 1)], 0.0)
+
+
 def pr_curve_figure(curves: Mapping[str, Sequence[Mapping]]) -> Figure:
-    """Precision-recall curves on one axis; ``curves`` maps a label to one curve per run."""
-    fig, ax = plt.subplots(figsize=(5.5, 4.5), layout="constrained")
-    colors = plt.cm.tab10.colors
+    """Precision-recall curves on one axis; ``curves`` maps a label to one curve per run.
+
+    Several runs of a label (seeds, folds) are drawn as their mean interpolated precision, so
+    each strategy is one line."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.5), layout="constrained")
+    colors = plt.cm.tab20.colors if len(curves) > 10 else plt.cm.tab10.colors
+    grid = np.linspace(0, 1, 101)
     for i, (label, runs) in enumerate(curves.items()):
-        for j, curve in enumerate(runs):
-            ax.step(
-                curve["recall"],
-                curve["precision"],
-                where="post",
-                color=colors[i % len(colors)],
-                alpha=0.9 if j == 0 else 0.35,
-                label=label if j == 0 else None,
-            )
+        color = colors[i % len(colors)]
+        if len(runs) == 1:
+            ax.step(runs[0]["recall"], runs[0]["precision"], where="post", color=color, label=label)
+        else:
+            mean = np.mean([_interpolated_precision(c, grid) for c in runs], axis=0)
+            ax.plot(grid, mean, color=color, label=f"{label} (mean of {len(runs)})")
     ax.set_xlabel("recall (minority)")
     ax.set_ylabel("precision (minority)")
     ax.set_xlim(0, 1.02)
     ax.set_ylim(0, 1.02)
-    ax.legend(fontsize=7, loc="lower left")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_title("precision-recall on test")
     return fig
 
@@ -66,24 +78,27 @@ def pr_curve_figure(curves: Mapping[str, Sequence[Mapping]]) -> Figure:
 def metric_bars_figure(
     labels: Sequence[str], means: Mapping[str, Sequence[float]], stds: Mapping[str, Sequence[float]]
 ) -> Figure:
-    """Grouped bars: one group per strategy, one bar per metric, error bars = std over runs."""
+    """Grouped horizontal bars: one group per strategy (in the leaderboard's order, best on top),
+    one bar per metric, error bars = std over runs. Horizontal, so long labels and many
+    strategies stay readable."""
     metrics = [m for m in THRESHOLD_METRICS if m in means]
-    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(labels) + 2), 4.2), layout="constrained")
-    x = np.arange(len(labels))
-    width = 0.8 / max(len(metrics), 1)
+    n = len(labels)
+    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.22 * n * len(metrics)), layout="constrained")
+    y = np.arange(n)[::-1]
+    height = 0.8 / max(len(metrics), 1)
     for k, m in enumerate(metrics):
-        ax.bar(
-            x + (k - (len(metrics) - 1) / 2) * width,
+        ax.barh(
+            y + ((len(metrics) - 1) / 2 - k) * height,
             means[m],
-            width,
-            yerr=stds[m],
+            height,
+            xerr=stds[m],
             capsize=2,
             label=m,
         )
-    ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("test score (minority = positive)")
-    ax.legend(ncols=len(metrics), fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 1.12))
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_xlim(0, 1.05)
+    ax.set_xlabel("test score (minority = positive)")
+    ax.legend(ncols=len(metrics), fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0))
     return fig
 
 

@@ -43,7 +43,7 @@ stop() { # stop PIDFILE PROGRAM
 
 if [ -d "$STATE" ]; then
     if pid_of "$STATE/slurmctld.pid" slurmctld >/dev/null; then
-        jobs=$(timeout 10 squeue -h -o %A 2>/dev/null | tr '\n' ' ')
+        jobs=$(timeout 10 squeue -h -o %A 2>/dev/null | paste -sd ' ')
         if [ -n "${jobs// /}" ]; then
             say "cancelling jobs $jobs"
             # shellcheck disable=SC2086
