@@ -2,7 +2,7 @@
 
 Usage:
     python scripts/benchmark.py [--rows 1000000] [--features 30] [--minority 0.01]
-                                [--only training|resampling] [--json PATH] [--md PATH]
+                                [--only training|resampling|parallel] [--json PATH] [--md PATH]
 
 Training: one epoch of an MLP 30-64-64-1 (AdamW, BCE with logits) over in-memory data.
     baseline  a hand-written loop slicing pre-shuffled tensors (ratio 1.00)
@@ -481,7 +481,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--features", type=int, default=30)
     p.add_argument("--minority", type=float, default=0.01)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--only", choices=("training", "resampling"))
+    p.add_argument("--only", choices=("training", "resampling", "parallel"))
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     p.add_argument("--repeat", type=int, default=3, help="training: best of N epochs per path")
     p.add_argument("--json", type=Path, help="write the results as JSON here")
@@ -521,6 +521,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.only in (None, "training"):
         log("training ...")
         report["training"] = bench_training(X, y, args.seed, args.repeat)
+    if args.only in (None, "parallel"):
+        from bench_parallel import bench_parallel  # scripts/ is on sys.path when run as a script
+
+        log("parallel jobs ...")
+        report["parallel"] = bench_parallel()
     if args.only in (None, "resampling"):
         log("resampling ...")
         report["resampling"] = bench_resampling(X, y)
@@ -530,6 +535,10 @@ def main(argv: list[str] | None = None) -> None:
     report["machine"]["load_average_1m_start_end"] = [load_before[0], os.getloadavg()[0]]
 
     markdown = to_markdown(report)
+    if "parallel" in report:
+        from bench_parallel import to_markdown as parallel_markdown
+
+        markdown += "\n\n" + parallel_markdown(report["parallel"])
     if args.md:
         args.md.write_text(markdown + "\n")
     else:
