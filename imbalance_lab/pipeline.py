@@ -100,6 +100,9 @@ def resolve_threads(setting: int | str | None) -> int:
     """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     cores = cores or 1
+    # A SLURM job may use the CPUs it was given, whether or not the cluster binds it to them.
+    if os.environ.get("SLURM_CPUS_PER_TASK", "").isdigit():
+        cores = min(cores, int(os.environ["SLURM_CPUS_PER_TASK"]))
     if setting not in (None, "auto"):
         return max(1, int(setting))
     jobs = 1

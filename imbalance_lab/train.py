@@ -15,7 +15,7 @@ from typing import Any
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,9 @@ def main(cfg: DictConfig) -> float | None:
                 "status": "failed",
                 "error": f"{type(err).__name__}: {first_line}",
                 "seed": int(cfg.seed),
+                "dataset": OmegaConf.select(
+                    cfg, "data.name", default=None, throw_on_resolution_failure=False
+                ),
                 "choices": info["choices"],
                 "overrides": info["overrides"],
             },

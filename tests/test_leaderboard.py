@@ -125,3 +125,4 @@ def test_job_killed_before_writing_metrics_is_listed_as_failed(sweeps, tmp_path:
     }
     df = leaderboard(runs)
     assert df["failed"].sum() == 1 and df["runs"].sum() == 3
+    assert sorted(df["strategy"]) == ["sampler=none", "sampler=random_over"]

@@ -57,9 +57,14 @@ def _unfinished(job_dir: Path) -> dict[str, Any]:
         ]
     except (OSError, KeyError, TypeError, yaml.YAMLError):
         choices = {}
+    try:  # as finished runs report it, so the killed run joins its configuration's row
+        dataset = yaml.safe_load((hydra_dir / "config.yaml").read_text())["data"]["name"]
+    except (OSError, KeyError, TypeError, yaml.YAMLError):
+        dataset = None
     return {
         "status": "failed",
         "error": "no metrics.json: the job was killed or crashed (or still runs); see its log",
+        "dataset": dataset,
         "overrides": overrides,
         "choices": {k: v for k, v in choices.items() if not k.startswith("hydra")},
         "path": str(job_dir),
