@@ -4,8 +4,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +39,12 @@ from imbalance_lab.evaluation.threshold import ThresholdChoice, tune_threshold
 from imbalance_lab.models.module import ImbalanceClassifier
 from imbalance_lab.train import hydra_info
 
+# Lightning's start-up chatter (accelerator summary, adverts) and a deprecation inside Lightning
+# itself would bury each run's own output, many times over in a sweep.
+logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
+warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+warnings.filterwarnings("ignore", message=".*srun.*command is available.*")
+
 
 def _as_float(value: Any) -> float | None:
     return None if value is None else float(value)
@@ -63,12 +71,10 @@ def build_datamodule(cfg: DictConfig) -> ImbalanceDataModule:
 def _callbacks(cfg: DictConfig) -> list[L.Callback]:
     if not cfg.callbacks.get("monitor"):
         return []
-    return [instantiate(v) for k, v in cfg.callbacks.items() if isinstance(v, DictConfig)]
+    return [instantiate(v) for v in cfg.callbacks.values() if isinstance(v, DictConfig)]
 
 
-def _choose_threshold(
-    cfg: DictConfig, probs: torch.Tensor, target: torch.Tensor
-) -> ThresholdChoice:
+def _choose_threshold(cfg: DictConfig, probs: np.ndarray, target: np.ndarray) -> ThresholdChoice:
     if cfg.threshold.mode == "fixed":
         return ThresholdChoice(float(cfg.threshold.value), "fixed")
     return tune_threshold(

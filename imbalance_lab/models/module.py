@@ -1,9 +1,8 @@
-"""LightningModule: one batch goes network -> logits -> loss; metrics per split."""
+"""LightningModule: one batch goes network -> logits -> loss; train/val metrics per epoch."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import lightning as L
 import torch
@@ -12,7 +11,6 @@ from torchmetrics.classification import BinaryStatScores
 
 from imbalance_lab.evaluation.metrics import (
     THRESHOLD_METRICS,
-    binary_metrics,
     counts_to_metrics,
     step_metrics,
 )
@@ -21,8 +19,8 @@ from imbalance_lab.evaluation.metrics import (
 class ImbalanceClassifier(L.LightningModule):
     """Binary classifier producing one logit per row; label 1 is the minority class.
 
-    ``threshold`` turns probabilities into labels for test metrics; it is 0.5 unless a tuned
-    value chosen on validation data is set before testing.
+    Training and validation metrics are logged per epoch at threshold 0.5; the run's final
+    evaluation (threshold chosen on validation, test metrics) happens in ``pipeline.run``.
     """
 
     def __init__(
@@ -30,13 +28,11 @@ class ImbalanceClassifier(L.LightningModule):
         net: nn.Module,
         loss: nn.Module,
         optimizer: Callable[..., torch.optim.Optimizer] | None = None,
-        threshold: float = 0.5,
     ) -> None:
         super().__init__()
         self.net = net
         self.loss_fn = loss
         self.optimizer_factory = optimizer or torch.optim.AdamW
-        self.threshold = threshold
         # Epochs trained, as state: it travels with the weights (back from spawned DDP workers,
         # into checkpoints), where the trainer's own counter does not.
         self.register_buffer("epochs_done", torch.zeros((), dtype=torch.long))
@@ -46,9 +42,6 @@ class ImbalanceClassifier(L.LightningModule):
         self.register_buffer("_loss_sum", torch.zeros(()), persistent=False)
         self._rows = 0
         self.val_metrics = step_metrics(ranking=True).clone(prefix="val/")
-        self._test_probs: list[torch.Tensor] = []
-        self._test_targets: list[torch.Tensor] = []
-        self.test_results: dict[str, Any] = {}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -83,24 +76,6 @@ class ImbalanceClassifier(L.LightningModule):
     def on_validation_epoch_end(self) -> None:
         self.log_dict(self.val_metrics.compute())
         self.val_metrics.reset()
-
-    def predict_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> torch.Tensor:
-        return self(batch[0]).sigmoid()
-
-    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> None:
-        x, y = batch
-        self._test_probs.append(self(x).sigmoid())
-        self._test_targets.append(y)
-
-    def on_test_epoch_end(self) -> None:
-        # Every rank evaluates the whole test split (only training is sharded), so no gather.
-        probs = torch.cat(self._test_probs).flatten()
-        target = torch.cat(self._test_targets).flatten()
-        self._test_probs.clear()
-        self._test_targets.clear()
-        metrics = binary_metrics(probs, target, self.threshold)
-        self.test_results = {"probs": probs.cpu(), "target": target.cpu(), "metrics": metrics}
-        self.log_dict({f"test/{k}": float(v) for k, v in metrics.items()}, sync_dist=False)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer_factory(self.parameters())
