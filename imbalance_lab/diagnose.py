@@ -20,12 +20,10 @@ from typing import Any
 
 import hydra
 import numpy as np
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
-from imbalance_lab.data import ImbalanceDataModule
 from imbalance_lab.evaluation import plots
 from imbalance_lab.evaluation.diagnostics import (
     TYPES,
@@ -33,24 +31,12 @@ from imbalance_lab.evaluation.diagnostics import (
     minority_typology,
     typology_pca_figure,
 )
+from imbalance_lab.pipeline import build_datamodule
 from imbalance_lab.train import CONF_DIR, hydra_info
 
 log = logging.getLogger(__name__)
 DIAGNOSIS_FILE = "diagnosis.json"
 FIGURE_FILE = "typology_pca.png"
-
-
-def build_unresampled_datamodule(cfg: DictConfig) -> ImbalanceDataModule:
-    """The DataModule of :func:`imbalance_lab.train.build_datamodule`, with no sampler."""
-    return ImbalanceDataModule(
-        source=instantiate(cfg.data.source, _partial_=True),
-        sampler=None,
-        val_size=cfg.data.val_size,
-        test_size=cfg.data.test_size,
-        batch_size=cfg.data.batch_size,
-        scaler=cfg.data.scaler,
-        seed=cfg.seed,
-    )
 
 
 def interpret(report: Mapping[str, Any]) -> list[str]:
@@ -126,7 +112,7 @@ def run(cfg: DictConfig) -> tuple[dict[str, Any], np.ndarray, np.ndarray, np.nda
     Returns the JSON-friendly report, all rows ``X``, ``y`` (scaled as training scales them)
     and the type of each minority row.
     """
-    dm = build_unresampled_datamodule(cfg)
+    dm = build_datamodule(cfg, resample=False)  # the split training uses, before resampling
     dm.setup()
     X_all = np.concatenate([X for X, _ in dm.splits.values()])
     y_all = np.concatenate([y for _, y in dm.splits.values()])
@@ -139,9 +125,10 @@ def run(cfg: DictConfig) -> tuple[dict[str, Any], np.ndarray, np.ndarray, np.nda
         "scaler": cfg.data.scaler,
         "n_dropped_constant_features": dm.n_dropped_features,
     }
-    report.update(data_report(dm.splits, X_all, y_all))
+    types = minority_typology(X_all, y_all)
+    report.update(data_report(dm.splits, X_all, y_all, types))
     report["interpretation"] = interpret(report)
-    return report, X_all, y_all, minority_typology(X_all, y_all)
+    return report, X_all, y_all, types
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")

@@ -50,11 +50,12 @@ def _as_float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def build_datamodule(cfg: DictConfig) -> ImbalanceDataModule:
-    """The DataModule of a config: source and sampler objects instantiated by Hydra."""
+def build_datamodule(cfg: DictConfig, resample: bool = True) -> ImbalanceDataModule:
+    """The DataModule of a config: source and sampler objects instantiated by Hydra
+    (``resample=False``: the same splits without the sampler)."""
     return ImbalanceDataModule(
         source=instantiate(cfg.data.source, _partial_=True),
-        sampler=instantiate(cfg.sampler),
+        sampler=instantiate(cfg.sampler) if resample else None,
         val_size=cfg.data.val_size,
         test_size=cfg.data.test_size,
         batch_size=cfg.data.batch_size,
@@ -77,6 +78,8 @@ def _callbacks(cfg: DictConfig) -> list[L.Callback]:
 def _choose_threshold(cfg: DictConfig, probs: np.ndarray, target: np.ndarray) -> ThresholdChoice:
     if cfg.threshold.mode == "fixed":
         return ThresholdChoice(float(cfg.threshold.value), "fixed")
+    if cfg.threshold.mode != "tuned":
+        raise ConfigError(f"threshold.mode={cfg.threshold.mode!r} is unknown; use fixed or tuned.")
     return tune_threshold(
         probs,
         target,
@@ -123,8 +126,11 @@ def resolve_threads(setting: int | str | None) -> int:
 def fit_network(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
     """Lightning fit of ``cfg.model.net``; returns the best checkpoint's weights."""
     loss = instantiate(cfg.loss)
-    if hasattr(loss, "fit_counts"):  # pos_weight: auto -> n_neg / n_pos after resampling
-        loss.fit_counts(dm.counts["train"]["0"], dm.counts["train"]["1"])
+    if hasattr(loss, "fit_counts"):  # pos_weight: auto -> n_neg / n_pos the model trains on
+        if dm.batch_sampling == "balanced":  # batches are already ~1:1; weighting again doubles
+            loss.fit_counts(1, 1)
+        else:
+            loss.fit_counts(dm.counts["train"]["0"], dm.counts["train"]["1"])
     try:
         net = instantiate(cfg.model.net, in_features=dm.n_features)
     except InstantiationException as err:  # surface our own message, not Hydra's wrapper

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import traceback
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
+
+from imbalance_lab.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +46,19 @@ def write_metrics(output_dir: Path, results: dict[str, Any]) -> Path:
     return path
 
 
+def _user_error(message: str) -> None:
+    """Stop a single run on a mistake the user can fix: the message alone, exit status 2."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Returns the validation F1, the objective of hyperparameter searches (never test)."""
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     if (output_dir / METRICS_FILE).exists():
-        raise FileExistsError(
+        _user_error(
             f"{output_dir / METRICS_FILE} already exists; refusing to overwrite earlier results. "
             "Set hydra.run.dir (or hydra.sweep.dir) to a new folder."
         )
@@ -77,6 +86,8 @@ def main(cfg: DictConfig) -> float | None:
         )
         (output_dir / "error.txt").write_text(traceback.format_exc())
         if not info["multirun"]:
+            if isinstance(err, ConfigError):  # the message says what to change: no traceback
+                _user_error(str(err))
             raise
         log.error("run failed (recorded in %s): %s", output_dir / METRICS_FILE, first_line)
         return None

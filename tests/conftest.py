@@ -33,6 +33,7 @@ TINY = [
     "logger=none",
     "print_table=false",
     "threads=1",
+    "data.cache_dir=null",  # tests never share resampled sets through the repo's logs/
 ]
 
 # Settings for a quick run on data a test brings (tables, digits).
@@ -43,6 +44,7 @@ RUN = [
     "print_table=false",
     "figures=false",
     "threads=1",
+    "data.cache_dir=null",
 ]
 
 

@@ -93,3 +93,25 @@ def test_failed_run_in_sweep_is_recorded_and_others_finish(tmp_path: Path) -> No
     board = (tmp_path / "leaderboard.md").read_text()
     assert "data.n_samples=40" in board and "positive rows" in board
     assert "data.n_samples=600" in board
+
+
+def test_cleaning_samplers_are_not_held_to_minority_neighbour_counts() -> None:
+    from imblearn.under_sampling import EditedNearestNeighbours
+
+    from imbalance_lab.data import resample
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 2))
+    y = np.array([1, 1, 1] + [0] * 57)
+    # ENN searches all rows: 3 minority rows with n_neighbors=3 is fine for imblearn.
+    result = resample(EditedNearestNeighbours(n_neighbors=3), X, y)
+    assert result.y.sum() == 3
+
+
+def test_single_run_user_error_is_one_message(tmp_path: Path) -> None:
+    proc = run_cli(*TINY, "data.val_size=0.9", f"hydra.run.dir={tmp_path}", check=False)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().startswith("error: ") and "data.val_size=0.9" in proc.stderr
+    # The failure is recorded, as in a sweep.
+    assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "failed"

@@ -13,7 +13,8 @@ from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
 from imbalance_lab.data import fast_samplers
-from imbalance_lab.data.fast_samplers import NearMiss, TomekLinks, TorchNearestNeighbors
+from imbalance_lab.data.fast_samplers import NearMiss, TomekLinks
+from imbalance_lab.data.neighbors import TorchNearestNeighbors
 from imbalance_lab.train import CONF_DIR
 
 

@@ -119,3 +119,12 @@ def test_optuna_search_maximises_validation_f1(tmp_path: Path) -> None:
     )
     # The searched settings reached the runs: each trial resolved its own pos_weight scale.
     assert len({t["settings"]["loss"]["scale"] for t in trials}) == 3
+
+
+def test_local_submitit_launcher_runs_a_sweep(tmp_path: Path) -> None:
+    run_cli("-m", "hydra/launcher=local", "sampler=none,random_over", *TINY,
+            f"hydra.sweep.dir={tmp_path}")  # fmt: skip
+    runs = [json.loads(f.read_text()) for f in tmp_path.glob("*/metrics.json")]
+    assert sorted(r["choices"]["sampler"] for r in runs) == ["none", "random_over"]
+    assert all(r["status"] == "ok" for r in runs)
+    assert (tmp_path / "leaderboard.md").exists()

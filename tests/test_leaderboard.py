@@ -75,7 +75,14 @@ def test_labels_name_only_what_varies() -> None:
         {"choices": {"sampler": "none", "loss": "bce"}, "overrides": ["sampler=none", "seed=1"]},
     ]
     assert label_runs(runs) == ["sampler=smote", "sampler=smote", "sampler=none"]
-    assert load_runs  # imported for the report path above
+    # A group and one of its settings varying together: both stay in the label.
+    grid = [
+        {"choices": {"sampler": s}, "overrides": [f"sampler={s}", f"sampler.sampling_strategy={r}"]}
+        for s in ("smote", "adasyn")
+        for r in (0.5, 1.0)
+    ]
+    assert len(set(label_runs(grid))) == 4
+    assert label_runs(grid)[0] == "sampler=smote sampler.sampling_strategy=0.5"
     df = leaderboard(
         [
             {**r, "status": "ok", "test": {"f1": f}}

@@ -32,7 +32,7 @@ def _runs(n_datasets: int = 8, seeds: int = 2) -> list[dict]:
                         "seed": seed,
                         "choices": {"sampler": sampler, "data": "keel"},
                         "overrides": [f"sampler={sampler}", f"data.name=set{d}", f"seed={seed}"],
-                        "val": {"f1": f1 + rng.normal(0, 0.01)},
+                        "val": {"f1": f1 + rng.normal(0, 0.01), "pr_auc": f1 + 0.1},
                         "test": {"f1": f1},
                         "confusion": {"tn": 90, "fp": 2, "fn": 3, "tp": 5},
                     }
@@ -69,7 +69,7 @@ def test_selection_uses_validation_not_test() -> None:
     # On set0, make 'none' look best on validation but worst on test.
     for r in runs:
         if r["dataset"] == "set0" and r["choices"]["sampler"] == "none":
-            r["val"]["f1"] = 0.99
+            r["val"]["pr_auc"] = 0.99
     selection = select_by_validation(runs, _labels(runs)).set_index("dataset")
     assert selection.loc["set0", "selected"] == "sampler=none"
     assert selection.loc["set0", "best_on_test"] == "sampler=smote"

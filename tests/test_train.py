@@ -78,6 +78,13 @@ def test_pos_weight_auto_is_neg_over_pos_after_resampling(make_cfg, sampler, exp
     assert results["pos_weight"] == pytest.approx(expected, rel=0.05)
 
 
+def test_balanced_batches_are_not_weighted_twice(make_cfg) -> None:
+    results = run(
+        make_cfg("loss=weighted_bce", "data.batch_sampling=balanced", "trainer.max_epochs=1")
+    )
+    assert results["pos_weight"] == pytest.approx(1.0)
+
+
 def test_pos_weight_number_is_kept(make_cfg) -> None:
     results = run(make_cfg("loss=weighted_bce", "loss.pos_weight=3.5", "trainer.max_epochs=1"))
     assert results["pos_weight"] == pytest.approx(3.5)
@@ -130,12 +137,14 @@ def test_threshold_is_tuned_on_validation_data_only(make_cfg, monkeypatch) -> No
         return real(probs, target, **kwargs)
 
     monkeypatch.setattr(train_mod, "tune_threshold", spy)
-    cfg = make_cfg("threshold=tuned", "threshold.min_positives=1")
+    # Val and test of different sizes, so the labels it saw can only be validation's.
+    cfg = make_cfg("threshold=tuned", "threshold.min_positives=1", "data.val_size=0.3")
     results = run(cfg)
     dm = train_mod.build_datamodule(cfg)
     dm.setup()
     np.testing.assert_array_equal(seen["target"], dm.splits["val"][1])
     assert len(seen["target"]) == sum(results["class_counts"]["val"].values())
+    assert len(seen["target"]) != sum(results["class_counts"]["test"].values())
 
 
 def test_cross_validation_fold_run(make_cfg) -> None:

@@ -1,7 +1,8 @@
 """On-disk cache of resampled training sets, so a sweep over model settings resamples once.
 
 The key hashes the training rows themselves (which pins the data, split, fold, scaling and
-seed) together with the sampler's class and parameters and the imbalanced-learn version.
+seed) together with the sampler's class and parameters, the imbalanced-learn version, and the
+source of the project's own samplers.
 Writes go to a temporary file renamed into place, so jobs starting at once never read a partial
 file; two jobs computing the same entry both write identical content.
 """
@@ -9,9 +10,11 @@ file; two jobs computing the same entry both write identical content.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -32,6 +35,10 @@ def cache_key(sampler: Any, X: np.ndarray, y: np.ndarray) -> str:
     h.update(np.ascontiguousarray(y).tobytes())
     h.update(str(X.shape).encode())
     params = sampler.get_params(deep=True)
+    module = sys.modules.get(type(sampler).__module__)
+    if module is not None and module.__name__.startswith("imbalance_lab"):
+        # The project's own samplers: a change to their code must not read old results.
+        h.update(Path(inspect.getfile(module)).read_bytes())
     h.update(
         json.dumps(
             [type(sampler).__module__, type(sampler).__name__, imblearn.__version__, params],
@@ -46,7 +53,8 @@ def cached_resample(
     sampler: Any, X: np.ndarray, y: np.ndarray, cache_dir: str | Path | None
 ) -> tuple[ResampleResult, bool]:
     """``resample`` through the cache in ``cache_dir`` (None = no cache); returns (result, hit)."""
-    if cache_dir is None:
+    identity = type(sampler).__name__ == "FunctionSampler" and sampler.func is None
+    if cache_dir is None or identity:  # nothing worth storing for sampler=none
         return resample(sampler, X, y), False
     directory = Path(cache_dir)
     path = directory / f"{cache_key(sampler, X, y)}.npz"

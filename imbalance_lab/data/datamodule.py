@@ -71,7 +71,10 @@ class TensorBatches:
         else:
             order = None if self.world_size == 1 else torch.arange(n)
         if order is not None and self.world_size > 1:
-            order = order[self.rank :: self.world_size]
+            # Every rank must run the same number of steps (each step's gradient all-reduce
+            # needs all ranks), so pad the epoch by wrapping around, as DistributedSampler does.
+            pad = -len(order) % self.world_size
+            order = torch.cat([order, order[:pad]])[self.rank :: self.world_size]
         return order
 
     def __len__(self) -> int:
@@ -317,6 +320,3 @@ class ImbalanceDataModule(L.LightningDataModule):
 
     def test_dataloader(self) -> TensorBatches:
         return self._batches("test", shuffle=False)
-
-    def predict_dataloader(self) -> TensorBatches:
-        return self._batches("val", shuffle=False)

@@ -14,9 +14,20 @@ from imbalance_lab.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-# Parameters through which imblearn samplers take a neighbour count, and how many minority rows
-# each needs: SMOTE-style interpolation needs k neighbours besides the row itself.
-_NEIGHBOUR_PARAMS = {"k_neighbors": 1, "n_neighbors": 1}
+# Samplers whose neighbour search runs among the minority rows, and how many rows beyond the
+# neighbour count each needs: SMOTE-style interpolation needs k neighbours besides the row
+# itself; NearMiss looks up k minority neighbours of each majority row. Cleaning samplers (ENN,
+# AllKNN, ...) search all rows and need no such check.
+_MINORITY_SEARCH = {
+    "SMOTE": 1,
+    "BorderlineSMOTE": 1,
+    "SVMSMOTE": 1,
+    "KMeansSMOTE": 1,
+    "SMOTENC": 1,
+    "SMOTEN": 1,
+    "ADASYN": 1,
+    "NearMiss": 0,
+}
 
 
 @dataclass
@@ -126,17 +137,21 @@ def _check_neighbours(sampler: Any, n_minority: int) -> None:
     """Fail before imblearn's cryptic 'Expected n_neighbors <= n_samples_fit'."""
     params = sampler.get_params(deep=False)
     cls = type(sampler).__name__
-    # NearMiss searches neighbours among minority rows; SMOTE/ADASYN among minority rows + itself.
-    for name, extra in _NEIGHBOUR_PARAMS.items():
+    # By class or imblearn base class (the project's drop-in samplers subclass imblearn's).
+    bases = [b.__name__ for b in type(sampler).__mro__]
+    extra = next((_MINORITY_SEARCH[b] for b in bases if b in _MINORITY_SEARCH), None)
+    if extra is None:
+        return
+    for name in ("k_neighbors", "n_neighbors"):
         k = params.get(name)
         if not isinstance(k, int):
             continue
-        need = k + (0 if cls == "NearMiss" else extra)
+        need = k + extra
         if n_minority < need:
             raise ConfigError(
                 f"{cls} needs at least {need} minority rows in the training split "
                 f"(sampler.{name}={k}), but the split holds {n_minority}. Lower sampler.{name} "
-                f"to at most {max(n_minority - (0 if cls == 'NearMiss' else extra), 1)}, "
+                f"to at most {max(n_minority - extra, 1)}, "
                 "use a larger dataset or train fraction, or choose a sampler without neighbours "
                 "(sampler=random_over)."
             )

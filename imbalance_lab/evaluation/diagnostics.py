@@ -87,11 +87,15 @@ def class_overlap(X: np.ndarray, y: np.ndarray) -> dict[str, Any]:
 
 
 def data_report(
-    splits: Mapping[str, tuple[np.ndarray, np.ndarray]], X_all: np.ndarray, y_all: np.ndarray
+    splits: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    X_all: np.ndarray,
+    y_all: np.ndarray,
+    types: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Class counts and imbalance ratio (n_majority / n_minority) overall and per split,
-    minority typology and class overlap of all rows; JSON-friendly."""
-    types = minority_typology(X_all, y_all)
+    minority typology (``types``, computed when not given) and class overlap of all rows;
+    JSON-friendly."""
+    types = minority_typology(X_all, y_all) if types is None else types
     return {
         "n_features": int(np.asarray(X_all).shape[1]),
         "counts": {

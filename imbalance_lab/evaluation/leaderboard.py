@@ -121,10 +121,6 @@ def label_runs(runs: Sequence[dict[str, Any]], exclude: Iterable[str] = ()) -> l
     found = {k for s in settings for k in s}
     keys = [g for g in GROUPS if g in found] + sorted(found - set(GROUPS))
     varying = [k for k in keys if len({s.get(k) for s in settings}) > 1]
-    # Keep the labels short: a group choice already says what its own override says.
-    varying = [
-        k for k in varying if not ("." not in k and any(v.startswith(k + ".") for v in varying))
-    ]
     if "strategy" in varying:  # a strategy names its sampler and loss
         varying = [k for k in varying if k not in ("sampler", "loss")]
     if not varying:

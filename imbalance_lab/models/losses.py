@@ -43,7 +43,7 @@ class FocalLoss(nn.Module):
     six lines. ``alpha`` weighs positives (``1 - alpha`` negatives); ``None`` disables it.
     """
 
-    def __init__(self, gamma: float = 2.0, alpha: float | None = 0.25) -> None:
+    def __init__(self, gamma: float = 2.0, alpha: float | None = 0.75) -> None:
         super().__init__()
         if gamma < 0:
             raise ConfigError(f"loss.gamma={gamma} must be >= 0.")
