@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 from imblearn.over_sampling import SMOTE
+from matplotlib.figure import Figure
 
 from imbalance_lab.data.sources import make_digits
 from imbalance_lab.evaluation.plots import plt, save  # sets the Agg backend
@@ -40,7 +41,9 @@ def parents(synthetic: np.ndarray, minority: np.ndarray) -> tuple[int, int, floa
     return best[1], best[2], best[3]
 
 
-def smote_digits_figure(digit: int = 0, seed: int = 0, n_real: int = 24, n_synthetic: int = 8):
+def smote_digits_figure(
+    digit: int = 0, seed: int = 0, n_real: int = 24, n_synthetic: int = 8
+) -> Figure:
     """Top: real minority digits. Bottom: synthetic digits (red) between their two parents."""
     data = make_digits(positive_digit=digit, minority_fraction=0.02, random_state=seed)
     X, y = data.X, data.y

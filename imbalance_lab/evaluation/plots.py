@@ -15,8 +15,11 @@ from matplotlib.figure import Figure
 from imbalance_lab.evaluation.metrics import THRESHOLD_METRICS
 
 
-def confusion_figure(counts: Mapping[str, int], title: str = "", ax: plt.Axes | None = None):
-    """A 2x2 confusion matrix (rows: true class, columns: predicted class) with counts."""
+def confusion_figure(
+    counts: Mapping[str, int], title: str = "", ax: plt.Axes | None = None
+) -> Figure | None:
+    """A 2x2 confusion matrix (rows: true class, columns: predicted class) with counts; a new
+    figure, or None when drawn into the given ``ax``."""
     fig = None
     if ax is None:
         fig, ax = plt.subplots(figsize=(3.4, 3.0), layout="constrained")
