@@ -136,6 +136,20 @@ def test_smotenc_is_chosen_and_keeps_valid_categories(tmp_path: Path, caplog) ->
         assert set(np.unique(X[:, block])) == {0.0, 1.0}
 
 
+def test_smotenc_and_smoten_configs_take_columns_from_the_data(make_cfg, tmp_path: Path) -> None:
+    path = write(transactions(), tmp_path / "t.csv")
+    table = ["data=table", f"data.path={path}", "data.target=Class", *RUN]
+    results = run(make_cfg(*table, "sampler=smotenc", tiny=False))
+    assert results["sampler"]["class"] == "SMOTENC"
+    assert results["sampler"]["params"]["categorical_features"] == [2, 3, 4]
+    assert results["class_counts"]["train"]["1"] == results["class_counts"]["train"]["0"]
+    with pytest.raises(ConfigError, match="sampler=smoten needs every column categorical"):
+        run(make_cfg(*table, "sampler=smoten", tiny=False))
+    numeric_only = ["data.drop=[country,card,online]"]
+    with pytest.raises(ConfigError, match="sampler=smotenc needs numeric and categorical"):
+        run(make_cfg(*table, *numeric_only, "sampler=smotenc", tiny=False))
+
+
 def test_synthetic_rows_take_existing_codes(tmp_path: Path) -> None:
     data = load_table(write(transactions(), tmp_path / "t.csv"), "Class")
     features = FeatureTransform(data.X, "standard", data.categorical)

@@ -72,13 +72,27 @@ def adapt_sampler(sampler: Any, categorical: Sequence[int], n_features: int) -> 
     categorical), also as the SMOTE step of SMOTEENN / SMOTETomek. SMOTE itself would
     interpolate the codes into categories that do not exist. Other samplers are returned as
     they are (:func:`check_category_codes` catches those that invent codes)."""
-    if sampler is None or not categorical:
-        return sampler
     from imblearn.combine import SMOTEENN, SMOTETomek
-    from imblearn.over_sampling import SMOTE
+    from imblearn.over_sampling import SMOTE, SMOTEN, SMOTENC
     from sklearn.base import clone
 
     categorical = list(categorical)
+    # sampler=smotenc / smoten name the nominal samplers outright; the columns come from here.
+    if type(sampler) is SMOTENC:
+        if not categorical or len(categorical) == n_features:
+            raise ConfigError(
+                "sampler=smotenc needs numeric and categorical columns; this data has "
+                f"{len(categorical)} categorical of {n_features}. Use sampler=smote (it becomes "
+                "SMOTEN when every column is categorical) or list columns in data.categorical."
+            )
+        return clone(sampler).set_params(categorical_features=categorical)
+    if type(sampler) is SMOTEN and len(categorical) != n_features:
+        raise ConfigError(
+            f"sampler=smoten needs every column categorical; {n_features - len(categorical)} of "
+            f"{n_features} are numeric. Use sampler=smotenc or sampler=smote."
+        )
+    if sampler is None or not categorical:
+        return sampler
     if type(sampler) is SMOTE:
         new = _nominal_smote(sampler.get_params(), categorical, n_features)
         outer = None
