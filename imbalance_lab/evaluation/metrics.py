@@ -26,18 +26,18 @@ BALANCED_METRICS = ("mcc", "balanced_acc", "g_mean")
 ALL_METRICS = THRESHOLD_METRICS + RANKING_METRICS + BALANCED_METRICS
 
 
-def step_metrics(threshold: float = 0.5, ranking: bool = False) -> MetricCollection:
-    """The four metrics of the lab, updated every step; they share one stat-scores state."""
+def epoch_metrics() -> MetricCollection:
+    """The lab's four metrics at threshold 0.5 (one shared stat-scores state) plus PR-AUC and
+    ROC-AUC, accumulated over an epoch of validation batches."""
     metrics = {
-        "acc": BinaryAccuracy(threshold=threshold),
-        "precision": BinaryPrecision(threshold=threshold, zero_division=0),
-        "recall": BinaryRecall(threshold=threshold, zero_division=0),
-        "f1": BinaryF1Score(threshold=threshold, zero_division=0),
-    }
-    if ranking:
+        "acc": BinaryAccuracy(),
+        "precision": BinaryPrecision(zero_division=0),
+        "recall": BinaryRecall(zero_division=0),
+        "f1": BinaryF1Score(zero_division=0),
         # thresholds=None keeps exact scores; validation sets are small enough for that.
-        metrics["pr_auc"] = BinaryAveragePrecision()
-        metrics["roc_auc"] = BinaryAUROC()
+        "pr_auc": BinaryAveragePrecision(),
+        "roc_auc": BinaryAUROC(),
+    }
     return MetricCollection(metrics, compute_groups=True)
 
 

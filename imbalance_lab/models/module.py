@@ -12,7 +12,7 @@ from torchmetrics.classification import BinaryStatScores
 from imbalance_lab.evaluation.metrics import (
     THRESHOLD_METRICS,
     counts_to_metrics,
-    step_metrics,
+    epoch_metrics,
 )
 
 
@@ -41,7 +41,7 @@ class ImbalanceClassifier(L.LightningModule):
         self.train_stats = BinaryStatScores(validate_args=False)
         self.register_buffer("_loss_sum", torch.zeros(()), persistent=False)
         self._rows = 0
-        self.val_metrics = step_metrics(ranking=True).clone(prefix="val/")
+        self.val_metrics = epoch_metrics().clone(prefix="val/")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
