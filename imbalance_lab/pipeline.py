@@ -66,6 +66,8 @@ def build_datamodule(cfg: DictConfig, resample: bool = True) -> ImbalanceDataMod
         fold=cfg.data.fold,
         repeat=cfg.data.repeat,
         cache_dir=cfg.data.get("cache_dir"),
+        batches_per_fetch=cfg.data.get("batches_per_fetch", 1),
+        on_device=cfg.data.get("on_device", "auto"),
     )
 
 
@@ -137,12 +139,26 @@ def fit_network(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
         if isinstance(err.__cause__, ConfigError):
             raise err.__cause__ from None
         raise
-    model = ImbalanceClassifier(net, loss, optimizer=instantiate(cfg.model.optimizer))
+    # The module steps its optimizer itself (several batches per fetch), so the trainer's
+    # gradient clipping is done there; gradient accumulation has no equivalent.
+    trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
+    if (trainer_cfg.pop("accumulate_grad_batches", None) or 1) != 1:
+        raise ConfigError(
+            "trainer.accumulate_grad_batches is not supported: the model steps its optimizer "
+            "once per batch. Raise data.batch_size instead."
+        )
+    model = ImbalanceClassifier(
+        net,
+        loss,
+        optimizer=instantiate(cfg.model.optimizer),
+        gradient_clip_val=trainer_cfg.pop("gradient_clip_val", None),
+        gradient_clip_algorithm=trainer_cfg.pop("gradient_clip_algorithm", None) or "norm",
+    )
 
     loggers = [instantiate(v) for v in cfg.get("logger", {}).values()]
     callbacks = _callbacks(cfg)
     trainer: L.Trainer = instantiate(
-        cfg.trainer,
+        trainer_cfg,
         callbacks=callbacks,
         logger=loggers or False,
         # Without a checkpoint callback of ours, Lightning would add one saving the last epoch.

@@ -6,9 +6,10 @@ Usage:
 
 Training: one epoch of an MLP 30-64-64-1 (AdamW, BCE with logits) over in-memory data.
     baseline  a hand-written loop slicing pre-shuffled tensors (ratio 1.00)
-    lab       lightning.Trainer fitting imbalance_lab's ImbalanceClassifier on TensorBatches
-    also      DataLoader(TensorDataset) in the hand-written loop, for reference, and two
-              a diagnostic bare LightningModule that locates Lightning's own overhead.
+    lab       lightning.Trainer fitting imbalance_lab's ImbalanceClassifier on TensorBatches,
+              with data.batches_per_fetch as configured, and with 1 batch per Lightning step
+    also      DataLoader(TensorDataset) in the hand-written loop, for reference, and a
+              diagnostic bare LightningModule that locates Lightning's own overhead.
 Resampling: fit_resample of every lab sampler at --rows; for TomekLinks and NearMiss, imblearn's
     class against imbalance_lab.data.fast_samplers (speed ratio, identical output or not).
 Memory: peak RSS of a fresh process that runs SMOTE, against the resampled float32 train set.
@@ -77,7 +78,7 @@ def vm_hwm_mib() -> float | None:
 
 
 def bench_training(
-    X_np: np.ndarray, y_np: np.ndarray, seed: int, repeat: int
+    X_np: np.ndarray, y_np: np.ndarray, seed: int, repeat: int, device: str = "cpu"
 ) -> list[dict[str, Any]]:
     import lightning as L
     import torch
@@ -94,13 +95,26 @@ def bench_training(
     for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
+    from omegaconf import OmegaConf
+
+    from imbalance_lab.train import CONF_DIR
+
+    # The lab path runs as the config would run it.
+    per_fetch = int(OmegaConf.load(CONF_DIR / "data" / "_split.yaml").batches_per_fetch)
+
     n, features = X_np.shape
-    X = torch.from_numpy(X_np)
-    y = torch.from_numpy(y_np.astype(np.float32))
+    # Every path starts from the data on the training device (the lab: data.on_device=auto).
+    X = torch.from_numpy(X_np).to(device)
+    y = torch.from_numpy(y_np.astype(np.float32)).to(device)
+    on_gpu = torch.device(device).type == "cuda"
+
+    def sync() -> None:  # GPU kernels run asynchronously: time them to completion
+        if on_gpu:
+            torch.cuda.synchronize()
 
     def new_net() -> nn.Module:
         torch.manual_seed(seed)
-        return MLP(features, hidden_sizes=HIDDEN, dropout=0.0)
+        return MLP(features, hidden_sizes=HIDDEN, dropout=0.0).to(device)
 
     def hand_loop(batches: Any, max_steps: int | None = None) -> tuple[int, int]:
         """The hand-written loop; returns (steps, samples)."""
@@ -110,6 +124,7 @@ def bench_training(
         net.train()
         steps = samples = 0
         for xb, yb in batches:
+            xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
             opt.zero_grad(set_to_none=True)
             loss = loss_fn(net(xb), yb)
             loss.backward()
@@ -118,6 +133,7 @@ def bench_training(
             samples += len(yb)
             if max_steps is not None and steps >= max_steps:
                 break
+        sync()
         return steps, samples
 
     def sliced(Xs: torch.Tensor, ys: torch.Tensor, bs: int) -> Any:
@@ -125,19 +141,23 @@ def bench_training(
             yield Xs[start : start + bs], ys[start : start + bs]
 
     class StepTimer(L.Callback):
-        """Time from the start of batch WARMUP_STEPS to the end of the epoch (steady state)."""
+        """Time from the first fetch at or past step WARMUP_STEPS to the end of the epoch
+        (steady state). A fetch is one batch, or a list of them (batches_per_fetch > 1)."""
 
-        def __init__(self) -> None:
+        def __init__(self, per_fetch: int) -> None:
+            self.first = -(-WARMUP_STEPS // per_fetch)
             self.start = self.end = 0.0
             self.samples = 0
 
         def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
-            if batch_idx == WARMUP_STEPS:
+            if batch_idx == self.first:
                 self.start = time.perf_counter()
-            if batch_idx >= WARMUP_STEPS:
-                self.samples += len(batch[1])
+            if batch_idx >= self.first:
+                fetched = [batch] if isinstance(batch[0], torch.Tensor) else batch
+                self.samples += sum(len(b[1]) for b in fetched)
 
         def on_train_epoch_end(self, trainer, module) -> None:
+            sync()
             self.end = time.perf_counter()
 
     class BareModule(L.LightningModule):
@@ -154,22 +174,24 @@ def bench_training(
         def configure_optimizers(self) -> torch.optim.Optimizer:
             return torch.optim.AdamW(self.parameters())
 
-    def lightning_fit(module: L.LightningModule, bs: int, limit: int | None = None) -> dict:
-        timer = StepTimer()
+    def lightning_fit(
+        module: L.LightningModule, bs: int, per_fetch: int, limit: int | None = None
+    ) -> dict:
+        timer = StepTimer(per_fetch)
         trainer = L.Trainer(
             max_epochs=1,
             logger=False,
             enable_checkpointing=False,
             enable_progress_bar=False,
             enable_model_summary=False,
-            accelerator="cpu",
+            accelerator="gpu" if on_gpu else "cpu",
             devices=1,
             limit_val_batches=0,
             num_sanity_val_steps=0,
             limit_train_batches=limit if limit is not None else 1.0,
             callbacks=[timer],
         )
-        batches = TensorBatches(X, y, bs, shuffle=True, seed=seed)
+        batches = TensorBatches(X, y, bs, shuffle=True, seed=seed, batches_per_fetch=per_fetch)
         start = time.perf_counter()
         trainer.fit(module, train_dataloaders=batches)
         wall = time.perf_counter() - start
@@ -179,7 +201,7 @@ def bench_training(
         return {"seconds": wall, "samples_per_s": n / wall, "steady_samples_per_s": steady}
 
     results: list[dict[str, Any]] = []
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).to(device)
     X_shuf, y_shuf = X[perm].contiguous(), y[perm].contiguous()
     for bs in BATCH_SIZES:
         hand_variants: list[tuple[str, Any]] = [
@@ -195,12 +217,28 @@ def bench_training(
             # Reference: collates one row at a time. Slow, so timed once.
             (
                 "hand loop, DataLoader(TensorDataset) (reference)",
-                lambda bs=bs: DataLoader(TensorDataset(X, y), batch_size=bs, shuffle=True),
+                lambda bs=bs: DataLoader(
+                    TensorDataset(X.cpu(), y.cpu()),
+                    batch_size=bs,
+                    shuffle=True,
+                    pin_memory=on_gpu,
+                ),
             ),
         ]
-        lab_variants: list[tuple[str, Any, str]] = [
-            ("lab: Trainer + ImbalanceClassifier + TensorBatches", ImbalanceClassifier, ""),
-            ("diagnostic: Trainer + bare LightningModule", None, "loss only, no self.log"),
+        lab_variants: list[tuple[str, Any, int, str]] = [
+            (
+                "lab: Trainer + ImbalanceClassifier + TensorBatches",
+                ImbalanceClassifier,
+                per_fetch,
+                f"batches_per_fetch={per_fetch} (the default)",
+            ),
+            (
+                "lab, one batch per Lightning step",
+                ImbalanceClassifier,
+                1,
+                "batches_per_fetch=1",
+            ),
+            ("diagnostic: Trainer + bare LightningModule", None, 1, "loss only, no self.log"),
         ]
 
         def build(cls: Any) -> L.LightningModule:
@@ -209,8 +247,8 @@ def bench_training(
         # Warm-up: a few steps of each (imports, kernels, Trainer machinery).
         for _, make in hand_variants:
             hand_loop(make(), max_steps=WARMUP_STEPS)
-        for _, cls, _ in lab_variants:
-            lightning_fit(build(cls), bs, limit=WARMUP_STEPS)
+        for _, cls, k, _ in lab_variants:
+            lightning_fit(build(cls), bs, k, limit=-(-WARMUP_STEPS // k))
 
         # Best of `repeat` epochs each, taken in turns so that a busy spell on the machine
         # does not fall on one path only.
@@ -226,8 +264,8 @@ def bench_training(
                 res = {"seconds": seconds, "steady_samples_per_s": n / seconds, "note": ""}
                 if name not in best or seconds < best[name]["seconds"]:
                     best[name] = res
-            for name, cls, note in lab_variants:
-                res = {**lightning_fit(build(cls), bs), "note": note}
+            for name, cls, k, note in lab_variants:
+                res = {**lightning_fit(build(cls), bs, k), "note": note}
                 if name in best:
                     steady = max(
                         res["steady_samples_per_s"] or 0, best[name]["steady_samples_per_s"] or 0
@@ -388,12 +426,14 @@ def to_markdown(report: dict[str, Any]) -> str:
         f"Machine: {m['cpus']} CPU cores available, torch {m['torch_threads']} threads, "
         f"{m['platform']}; python {m['python']}, {m['versions']}. Load average (1 min) at "
         f"start / end: {m['load_average_1m_start_end'][0]:.2f} / "
-        f"{m['load_average_1m_start_end'][1]:.2f}.",
+        f"{m['load_average_1m_start_end'][1]:.2f}."
+        + (f" GPU: {m['gpu']}." if m.get("gpu") else ""),
         "",
     ]
     if "training" in report:
         lines += [
-            "## Training throughput (1 epoch, MLP 30-64-64-1, AdamW, BCE with logits, CPU)",
+            "## Training throughput (1 epoch, MLP 30-64-64-1, AdamW, BCE with logits, "
+            f"{c.get('device', 'cpu')})",
             "",
             "Ratio: samples/s over the baseline's, same batch size, same run. `seconds` is "
             f"the best of {report['config'].get('repeat', 1)} epochs after a warm-up "
@@ -472,6 +512,7 @@ def machine_info() -> dict[str, Any]:
         "platform": platform.platform(),
         "python": platform.python_version(),
         "versions": versions,
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }
 
 
@@ -484,6 +525,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--only", choices=("training", "resampling", "parallel"))
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     p.add_argument("--repeat", type=int, default=3, help="training: best of N epochs per path")
+    p.add_argument("--device", default="cpu", help="training: cpu or cuda (a GPU)")
     p.add_argument("--json", type=Path, help="write the results as JSON here")
     p.add_argument("--md", type=Path, help="write the markdown tables here (default: stdout)")
     p.add_argument("--smote-rss-probe", action="store_true", help=argparse.SUPPRESS)
@@ -516,11 +558,12 @@ def main(argv: list[str] | None = None) -> None:
             "minority_rows": int(y.sum()),
             "seed": args.seed,
             "repeat": args.repeat,
+            "device": args.device,
         },
     }
     if args.only in (None, "training"):
         log("training ...")
-        report["training"] = bench_training(X, y, args.seed, args.repeat)
+        report["training"] = bench_training(X, y, args.seed, args.repeat, args.device)
     if args.only in (None, "parallel"):
         from bench_parallel import bench_parallel  # scripts/ is on sys.path when run as a script
 

@@ -179,7 +179,7 @@ def test_distributed_shards_cover_an_epoch_in_equal_steps() -> None:
 
 
 def test_batch_sampling_through_config(make_cfg) -> None:
-    dm = build_datamodule(make_cfg("data.batch_sampling=balanced"))
+    dm = build_datamodule(make_cfg("data.batch_sampling=balanced", "data.batches_per_fetch=1"))
     loader = dm.train_dataloader()
     share = np.mean([b[1].mean().item() for b in loader])
     assert 0.35 < share < 0.65

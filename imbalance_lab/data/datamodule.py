@@ -26,6 +26,7 @@ from imbalance_lab.errors import ConfigError
 log = logging.getLogger(__name__)
 
 Split = tuple[np.ndarray, np.ndarray]
+Batch = tuple[torch.Tensor, torch.Tensor]
 
 
 class TensorBatches:
@@ -39,6 +40,11 @@ class TensorBatches:
     (the online alternative to oversampling). Under distributed training every rank draws the
     same order from the shared seed and takes every ``world_size``-th row of it, so the ranks
     see disjoint shards of one epoch.
+
+    ``batches_per_fetch=K`` hands over K consecutive batches at once, as a list of ``(x, y)``
+    pairs (the last fetch may hold fewer): ``ImbalanceClassifier`` takes one optimizer step per
+    batch in it, so Lightning's per-step loop overhead is paid once per K steps. ``device``
+    moves the tensors there once, so batches are gathered where the model trains.
     """
 
     def __init__(
@@ -51,16 +57,21 @@ class TensorBatches:
         balanced: bool = False,
         rank: int = 0,
         world_size: int = 1,
+        batches_per_fetch: int = 1,
+        device: torch.device | str | None = None,
     ) -> None:
+        if device is not None:
+            X, y = X.to(device), y.to(device)
         self.X, self.y = X, y
         self.batch_size = batch_size
+        self.batches_per_fetch = max(1, int(batches_per_fetch))
         self.shuffle = shuffle
         self.balanced = balanced
         self.rank, self.world_size = rank, world_size
         self.generator = torch.Generator().manual_seed(seed)
         if balanced:
             counts = torch.bincount(y.long(), minlength=2).clamp(min=1).double()
-            self.weights = (1.0 / counts)[y.long()]
+            self.weights = (1.0 / counts)[y.long()].cpu()
 
     def _order(self) -> torch.Tensor | None:
         n = len(self.y)
@@ -75,26 +86,30 @@ class TensorBatches:
             # needs all ranks), so pad the epoch by wrapping around, as DistributedSampler does.
             pad = -len(order) % self.world_size
             order = torch.cat([order, order[:pad]])[self.rank :: self.world_size]
-        return order
+        # The order is drawn on the CPU (one generator, whatever the device) and moved once.
+        return order if order is None else order.to(self.y.device)
 
     def __len__(self) -> int:
         n = -(-len(self.y) // self.world_size)
-        return -(-n // self.batch_size)
+        batches = -(-n // self.batch_size)
+        return -(-batches // self.batches_per_fetch)
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def __iter__(self) -> Iterator[Batch | list[Batch]]:
         order = self._order()
         n = len(self.y) if order is None else len(order)
-        for start in range(0, n, self.batch_size):
+        rows = self.batch_size * self.batches_per_fetch
+        for start in range(0, n, rows):
             if order is None:
-                yield (
-                    self.X[start : start + self.batch_size],
-                    self.y[start : start + self.batch_size],
-                )
+                x, y = self.X[start : start + rows], self.y[start : start + rows]
             else:
-                # Gathering each batch is ~4x faster than permuting the whole split first: the
-                # batch stays in cache (measured on 1M x 30 rows, scripts/benchmark.py).
-                idx = order[start : start + self.batch_size]
-                yield self.X.index_select(0, idx), self.y.index_select(0, idx)
+                # Gathering each fetch is ~4x faster than permuting the whole split first: the
+                # rows stay in cache (measured on 1M x 30 rows, scripts/benchmark.py).
+                idx = order[start : start + rows]
+                x, y = self.X.index_select(0, idx), self.y.index_select(0, idx)
+            if self.batches_per_fetch == 1:
+                yield x, y
+            else:
+                yield list(zip(x.split(self.batch_size), y.split(self.batch_size), strict=True))
 
 
 def _check_finite(data: TabularData) -> None:
@@ -212,6 +227,8 @@ class ImbalanceDataModule(L.LightningDataModule):
         fold: int = 0,
         repeat: int = 0,
         cache_dir: str | None = None,
+        batches_per_fetch: int = 1,
+        on_device: bool | str = "auto",
     ) -> None:
         super().__init__()
         self.source = source
@@ -225,6 +242,14 @@ class ImbalanceDataModule(L.LightningDataModule):
                 f"data.batch_sampling={batch_sampling!r} is unknown; use shuffle or balanced."
             )
         self.batch_sampling = batch_sampling
+        if not isinstance(batches_per_fetch, int) or batches_per_fetch < 1:
+            raise ConfigError(
+                f"data.batches_per_fetch={batches_per_fetch!r} must be a whole number >= 1."
+            )
+        self.batches_per_fetch = batches_per_fetch
+        if on_device not in (True, False, "auto"):
+            raise ConfigError(f"data.on_device={on_device!r} is unknown; use true, false or auto.")
+        self.on_device = on_device
         self.folds, self.fold, self.repeat = folds, fold, repeat
         self.splits: dict[str, Split] = {}
         self.train_original: Split | None = None
@@ -299,6 +324,11 @@ class ImbalanceDataModule(L.LightningDataModule):
         self.setup()
         X, y = self.splits[split]
         train = split == "train"
+        device = None
+        if self.trainer is not None:
+            root = self.trainer.strategy.root_device
+            if self.on_device is True or (self.on_device == "auto" and root.type != "cpu"):
+                device = root
         # Evaluation runs whole on each rank; only training is sharded across ranks.
         trainer = self.trainer if train else None
         return TensorBatches(
@@ -310,6 +340,8 @@ class ImbalanceDataModule(L.LightningDataModule):
             balanced=train and self.batch_sampling == "balanced",
             rank=trainer.global_rank if trainer else 0,
             world_size=trainer.world_size if trainer else 1,
+            batches_per_fetch=self.batches_per_fetch if train else 1,
+            device=device,
         )
 
     def train_dataloader(self) -> TensorBatches:

@@ -15,6 +15,8 @@ from imbalance_lab.evaluation.metrics import (
     epoch_metrics,
 )
 
+Batch = tuple[torch.Tensor, torch.Tensor]
+
 
 class ImbalanceClassifier(L.LightningModule):
     """Binary classifier producing one logit per row; label 1 is the minority class.
@@ -28,11 +30,22 @@ class ImbalanceClassifier(L.LightningModule):
         net: nn.Module,
         loss: nn.Module,
         optimizer: Callable[..., torch.optim.Optimizer] | None = None,
+        gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: str = "norm",
     ) -> None:
         super().__init__()
         self.net = net
         self.loss_fn = loss
         self.optimizer_factory = optimizer or torch.optim.AdamW
+        # The module steps the optimizer itself: a training batch may be a list of batches
+        # (TensorBatches(batches_per_fetch=K)), each of which gets its own zero_grad, backward
+        # and step, exactly as automatic optimisation would do, while Lightning's per-step
+        # loop runs once per K (measured: 0.65x -> ~0.85x a hand-written loop's throughput).
+        # Lightning refuses its own gradient clipping under manual optimisation, so the
+        # trainer's setting is handed to this module (pipeline.fit_network).
+        self.automatic_optimization = False
+        self.gradient_clip_val = gradient_clip_val
+        self.gradient_clip_algorithm = gradient_clip_algorithm
         # Epochs trained, as state: it travels with the weights (back from spawned DDP workers,
         # into checkpoints), where the trainer's own counter does not.
         self.register_buffer("epochs_done", torch.zeros((), dtype=torch.long))
@@ -46,15 +59,29 @@ class ImbalanceClassifier(L.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> torch.Tensor:
-        x, y = batch
-        logits = self(x)
-        loss = self.loss_fn(logits, y)
-        # Integer predictions (logit > 0 is probability > 0.5) skip torchmetrics' sigmoid check.
-        self.train_stats.update((logits.detach() > 0).long(), y.long())
-        self._loss_sum += loss.detach() * len(y)
-        self._rows += len(y)
-        return loss
+    def training_step(self, batch: Batch | list[Batch], _: int) -> None:
+        steps = [batch] if isinstance(batch[0], torch.Tensor) else batch
+        optimizer = self.optimizers()
+        predicted, targets = [], []
+        for x, y in steps:
+            optimizer.zero_grad()
+            logits = self(x)
+            loss = self.loss_fn(logits, y)
+            self.manual_backward(loss)
+            if self.gradient_clip_val:
+                self.clip_gradients(
+                    optimizer,
+                    gradient_clip_val=self.gradient_clip_val,
+                    gradient_clip_algorithm=self.gradient_clip_algorithm,
+                )
+            optimizer.step()
+            # Logit > 0 is probability > 0.5: integer predictions skip torchmetrics' checks.
+            predicted.append(logits.detach() > 0)
+            targets.append(y)
+            self._loss_sum += loss.detach() * len(y)
+            self._rows += len(y)
+        # One metric update per fetch rather than one per batch.
+        self.train_stats.update(torch.cat(predicted).long(), torch.cat(targets).long())
 
     def on_train_epoch_end(self) -> None:
         self.epochs_done += 1
