@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
-from imbalance_lab.data import fast_samplers
+from imbalance_lab.data import fast_samplers, neighbors
 from imbalance_lab.data.fast_samplers import NearMiss, TomekLinks
 from imbalance_lab.data.neighbors import TorchNearestNeighbors
 from imbalance_lab.train import CONF_DIR
@@ -234,4 +234,97 @@ def test_torch_nearest_neighbors_inside_imblearn() -> None:
     np.testing.assert_array_equal(torch_smote[0], smote[0])
     assert_same(
         imb.NearMiss(version=1), NearMiss(version=1, n_neighbors=TorchNearestNeighbors(3)), X, y
+    )
+
+
+# --------------------------------------------------------------------------- the ENN family
+ENN_FAMILY = [
+    ("EditedNearestNeighbours", {"kind_sel": "all"}),
+    ("EditedNearestNeighbours", {"kind_sel": "mode", "sampling_strategy": "all"}),
+    ("RepeatedEditedNearestNeighbours", {}),
+    ("AllKNN", {}),
+    ("NeighbourhoodCleaningRule", {}),
+]
+
+
+def _reference(cls_name: str, params: dict) -> object:
+    from imblearn import combine
+
+    module = combine if cls_name.startswith("SMOTE") else imb
+    return getattr(module, cls_name)(**params)
+
+
+@pytest.mark.parametrize(("cls_name", "params"), ENN_FAMILY)
+@pytest.mark.parametrize("shape", [(400, 2), (1500, 20)])
+@pytest.mark.parametrize("kind", [0, 2])
+def test_enn_family_identical(cls_name, params, shape, kind, monkeypatch) -> None:
+    # Small pieces, so that this data is searched piece by piece as a 1M-row set would be.
+    monkeypatch.setattr(neighbors, "PIECE_ROWS", 256)
+    pieces = []
+    piece = neighbors._kneighbors_like_full_query
+    monkeypatch.setattr(
+        neighbors,
+        "_kneighbors_like_full_query",
+        lambda *args: pieces.append(1) or piece(*args),
+    )
+    X, y = make_data(4, *shape, **DATA_KINDS[kind])
+    assert_same(_reference(cls_name, params), getattr(fast_samplers, cls_name)(**params), X, y)
+    assert len(pieces) >= (4 if shape[0] > 1000 else 0)
+
+
+@pytest.mark.parametrize(("cls_name", "cleaner"), [("SMOTEENN", "enn_"), ("SMOTETomek", "tomek_")])
+def test_smote_combinations_identical(cls_name: str, cleaner: str) -> None:
+    X, y = make_data(5, 1200, 8, duplicates=True)
+    reference = _reference(cls_name, {"random_state": 0})
+    ours = getattr(fast_samplers, cls_name)(random_state=0)
+    X_ref, y_ref = reference.fit_resample(X, y)
+    X_new, y_new = ours.fit_resample(X, y)
+    assert type(getattr(ours, cleaner)).__module__ == fast_samplers.__name__
+    removed = getattr(ours, cleaner).sample_indices_
+    np.testing.assert_array_equal(removed, getattr(reference, cleaner).sample_indices_)
+    smoted = ours.smote_.fit_resample(X, y)[1]
+    assert len(removed) < len(smoted)  # the cleaning step removed rows
+    np.testing.assert_array_equal(X_new, X_ref)
+    np.testing.assert_array_equal(y_new, y_ref)
+
+
+def test_enn_family_configs_build_the_project_samplers() -> None:
+    for name, cls_name in [
+        ("enn", "EditedNearestNeighbours"),
+        ("renn", "RepeatedEditedNearestNeighbours"),
+        ("allknn", "AllKNN"),
+        ("neighbourhood_cleaning", "NeighbourhoodCleaningRule"),
+        ("smote_enn", "SMOTEENN"),
+        ("smote_tomek", "SMOTETomek"),
+    ]:
+        cfg = OmegaConf.load(CONF_DIR / "sampler" / f"{name}.yaml")
+        sampler = instantiate(cfg, random_state=0) if "random_state" in cfg else instantiate(cfg)
+        assert type(sampler) is getattr(fast_samplers, cls_name)
+        assert sampler.get_params().keys() == _reference(cls_name, {}).get_params().keys()
+
+
+def test_neighbour_search_on_torch_gives_enn_the_same_rows(monkeypatch) -> None:
+    # The GPU path, run on torch's CPU device: continuous data, so no ties to break.
+    monkeypatch.setattr(neighbors.NeighbourSearch, "resolved_device", lambda self: "cpu")
+    X, y = make_data(7, 1500, 12)
+    ours = fast_samplers.EditedNearestNeighbours(sampling_strategy="all")
+    assert_same(imb.EditedNearestNeighbours(sampling_strategy="all"), ours, X, y)
+    assert isinstance(ours.nn_.nn_, TorchNearestNeighbors)
+    assert len(ours.sample_indices_) < len(y)
+
+
+def test_neighbour_search_progress_bar_setting(monkeypatch) -> None:
+    monkeypatch.setattr(neighbors, "PROGRESS_MIN_QUERIES", 100)
+    assert neighbors.NeighbourSearch(progress=True)._show_progress(100)
+    assert not neighbors.NeighbourSearch(progress=True)._show_progress(99)
+    assert not neighbors.NeighbourSearch(progress=False)._show_progress(10**6)
+    monkeypatch.setattr("sys.stderr.isatty", lambda: False)
+    assert not neighbors.NeighbourSearch()._show_progress(10**6)  # auto: terminals only
+    # With the bar on, the pieces still give scikit-learn's answers.
+    monkeypatch.setattr(neighbors, "PIECE_ROWS", 256)
+    X = make_data(3, 2000, 20, duplicates=True)[0]
+    search = neighbors.NeighbourSearch(4, progress=True).fit(X)
+    np.testing.assert_array_equal(
+        search.kneighbors(X[:1500], return_distance=False),
+        NearestNeighbors(n_neighbors=4).fit(X).kneighbors(X[:1500], return_distance=False),
     )

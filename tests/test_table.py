@@ -168,9 +168,13 @@ def test_synthetic_rows_take_existing_codes(tmp_path: Path) -> None:
 
 def test_all_categorical_uses_smoten_and_combined_samplers_adapt() -> None:
     assert type(adapt_sampler(SMOTE(), [0, 1], 2)).__name__ == "SMOTEN"
-    combined = adapt_sampler(SMOTEENN(random_state=3), [1], 2)
-    assert type(combined.smote).__name__ == "SMOTENC" and combined.smote.random_state == 3
-    assert describe_sampler(combined)["params"]["smote"] == "SMOTENC"
+    from imbalance_lab.data import fast_samplers
+
+    for cls in (SMOTEENN, fast_samplers.SMOTEENN, fast_samplers.SMOTETomek):  # the configs'
+        combined = adapt_sampler(cls(random_state=3), [1], 2)
+        assert type(combined) is cls
+        assert type(combined.smote).__name__ == "SMOTENC" and combined.smote.random_state == 3
+        assert describe_sampler(combined)["params"]["smote"] == "SMOTENC"
     plain = SMOTE()
     assert adapt_sampler(plain, [], 3) is plain  # no categories, no change
 

@@ -31,11 +31,13 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter
+from numbers import Integral
 from typing import Any
 
 import numpy as np
-import sklearn
 import torch
+from imblearn import combine as _combine
+from imblearn import under_sampling as _under
 from imblearn.under_sampling import NearMiss as _ImblearnNearMiss
 from imblearn.under_sampling import TomekLinks as _ImblearnTomekLinks
 from scipy.linalg.blas import dgemm
@@ -44,95 +46,16 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import _safe_indexing
 from threadpoolctl import threadpool_limits
 
+from imbalance_lab.data.neighbors import (
+    NeighbourSearch,
+    _chunk_size,
+    _kneighbors_like_full_query,
+    _openmp_threads,
+    _uses_argkmin,
+)
+
 # Rows x minority-rows distances held at once by NearMiss-2 (float64): 2**21 = 16 MiB a buffer.
 _NEARMISS_CHUNK_ELEMENTS = 2**21
-
-
-def _openmp_threads() -> int:
-    try:
-        from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
-
-        return int(_openmp_effective_n_threads())
-    except ImportError:  # pragma: no cover - private helper moved
-        import os
-
-        return os.cpu_count() or 1
-
-
-def _chunk_size() -> int:
-    """Rows per block in scikit-learn's pairwise-distance reductions."""
-    return int(sklearn.get_config().get("pairwise_dist_chunk_size", 256))
-
-
-def _argkmin_strategy(n_queries: int, n_fit: int) -> str:
-    """The parallel strategy scikit-learn's ArgKmin picks for ``n_queries`` x ``n_fit`` rows.
-
-    It decides the order in which candidate neighbours reach each row's heap, hence which of two
-    equally distant rows (duplicates) wins. Querying a subset must reuse imblearn's choice.
-    """
-    strategy = sklearn.get_config().get("pairwise_dist_parallel_strategy", "auto")
-    if strategy != "auto":
-        return strategy
-    if n_fit < n_queries or 4 * _chunk_size() * _openmp_threads() < n_queries:
-        return "parallel_on_X"
-    return "parallel_on_Y"
-
-
-def _uses_argkmin(nn: NearestNeighbors, X: Any) -> bool:
-    """Whether ``nn.kneighbors(X)`` runs scikit-learn's Cython ArgKmin reduction."""
-    from sklearn.metrics._pairwise_distances_reduction import ArgKmin
-
-    if nn._fit_method != "brute" or issparse(X):
-        return False
-    X = np.ascontiguousarray(X[:1])  # kneighbors makes its query C-contiguous
-    return bool(ArgKmin.is_usable_for(X, nn._fit_X, nn.effective_metric_))
-
-
-def _kneighbors_like_full_query(
-    nn: NearestNeighbors, X: Any, rows: np.ndarray, n_neighbors: int
-) -> np.ndarray:
-    """The rows ``rows`` of ``nn.kneighbors(X)`` (indices), searching for those rows only.
-
-    Tree searches and scikit-learn's brute-force fallback treat each query row on its own.
-    Its Cython ArgKmin reduction does as well, provided that (1) it runs under the parallel
-    strategy of the full query, which sets the order in which equally distant rows reach a
-    row's heap; (2) each row's dot products come from BLAS calls of the same shape as in the
-    full query, since BLAS kernels round differently at block edges: the full query cuts X
-    into blocks of ``chunk_size`` rows and a last partial block. Rows of full blocks are queried
-    here in full blocks (padded), rows of the last block by querying that block as it is.
-    """
-    if len(rows) == 0:
-        return np.empty((0, n_neighbors), dtype=np.intp)
-    n_full = X.shape[0]
-    if not _uses_argkmin(nn, X):
-        return nn.kneighbors(_safe_indexing(X, rows), n_neighbors, return_distance=False)
-
-    from sklearn.metrics._pairwise_distances_reduction import ArgKmin
-
-    def argkmin(query: np.ndarray) -> np.ndarray:
-        return ArgKmin.compute(
-            X=np.ascontiguousarray(query),
-            Y=nn._fit_X,
-            k=n_neighbors,
-            metric=nn.effective_metric_,
-            metric_kwargs=nn.effective_metric_params_,
-            strategy=_argkmin_strategy(n_full, nn.n_samples_fit_),
-            return_distance=False,
-        )
-
-    block = _chunk_size()
-    if n_full <= block:  # a single block: the full query is the cheap one
-        return argkmin(X)[rows]
-    last_start = n_full - n_full % block  # == n_full when there is no partial block
-    out = np.empty((len(rows), n_neighbors), dtype=np.intp)
-    in_full = rows < last_start
-    if in_full.any():
-        picked = rows[in_full]
-        padded = np.concatenate([picked, np.full(-len(picked) % block, picked[0])])
-        out[in_full] = argkmin(X[padded])[: len(picked)]
-    if not in_full.all():
-        out[~in_full] = argkmin(X[last_start:])[rows[~in_full] - last_start]
-    return out
 
 
 class TomekLinks(_ImblearnTomekLinks):
@@ -347,3 +270,83 @@ class _TreeEuclidean:
     @staticmethod
     def finish(values: np.ndarray) -> np.ndarray:
         return np.sqrt(values)
+
+
+# ----------------------------------------------------------------------------- the ENN family
+# Edited nearest neighbours asks every row of a cleaned class for its neighbours among all rows:
+# an all-vs-all search, quadratic in rows (about 17 s at 100k rows x 30 features on 2 cores,
+# so ~30 min at 1M). These subclasses change nothing but the search object: NeighbourSearch runs
+# it on the GPU when torch sees one, and on CPU in pieces with a progress bar and exactly
+# scikit-learn's answers (tests/test_fast_samplers.py checks each against imblearn).
+
+
+class EditedNearestNeighbours(_under.EditedNearestNeighbours):
+    """imblearn's ``EditedNearestNeighbours``, searching with :class:`NeighbourSearch`."""
+
+    def _validate_estimator(self) -> None:
+        if isinstance(self.n_neighbors, Integral):  # imblearn: k + 1, the row itself included
+            self.nn_ = NeighbourSearch(n_neighbors=self.n_neighbors + 1, n_jobs=self.n_jobs)
+        else:
+            super()._validate_estimator()
+
+
+class RepeatedEditedNearestNeighbours(_under.RepeatedEditedNearestNeighbours):
+    """imblearn's ``RepeatedEditedNearestNeighbours``, searching with :class:`NeighbourSearch`."""
+
+    def _validate_estimator(self) -> None:
+        super()._validate_estimator()
+        self.enn_ = EditedNearestNeighbours(
+            sampling_strategy=self.sampling_strategy,
+            n_neighbors=self.n_neighbors,
+            kind_sel=self.kind_sel,
+            n_jobs=self.n_jobs,
+        )
+
+
+class AllKNN(_under.AllKNN):
+    """imblearn's ``AllKNN``, searching with :class:`NeighbourSearch` (it sets its ENN's
+    ``n_neighbors`` to 1, 2, ... k in turn)."""
+
+    def _validate_estimator(self) -> None:
+        super()._validate_estimator()
+        self.enn_ = EditedNearestNeighbours(
+            sampling_strategy=self.sampling_strategy,
+            n_neighbors=self.n_neighbors,
+            kind_sel=self.kind_sel,
+            n_jobs=self.n_jobs,
+        )
+
+
+class NeighbourhoodCleaningRule(_under.NeighbourhoodCleaningRule):
+    """imblearn's ``NeighbourhoodCleaningRule``; its ENN step (the quadratic one) searches with
+    :class:`NeighbourSearch`."""
+
+    def _validate_estimator(self) -> None:
+        super()._validate_estimator()
+        if self.edited_nearest_neighbours is None:
+            self.edited_nearest_neighbours_ = EditedNearestNeighbours(
+                sampling_strategy=self.sampling_strategy,
+                n_neighbors=self.n_neighbors,
+                kind_sel="mode",
+                n_jobs=self.n_jobs,
+            )
+
+
+class SMOTEENN(_combine.SMOTEENN):
+    """imblearn's ``SMOTEENN``; unless given ``enn``, its ENN searches with
+    :class:`NeighbourSearch`."""
+
+    def _validate_estimator(self) -> None:
+        super()._validate_estimator()
+        if self.enn is None:
+            self.enn_ = EditedNearestNeighbours(sampling_strategy="all", n_jobs=self.n_jobs)
+
+
+class SMOTETomek(_combine.SMOTETomek):
+    """imblearn's ``SMOTETomek``; unless given ``tomek``, its Tomek links are found by this
+    module's :class:`TomekLinks` (searching from one class only: half the rows after SMOTE)."""
+
+    def _validate_estimator(self) -> None:
+        super()._validate_estimator()
+        if self.tomek is None:
+            self.tomek_ = TomekLinks(sampling_strategy="all", n_jobs=self.n_jobs)

@@ -96,7 +96,7 @@ def adapt_sampler(sampler: Any, categorical: Sequence[int], n_features: int) -> 
     if type(sampler) is SMOTE:
         new = _nominal_smote(sampler.get_params(), categorical, n_features)
         outer = None
-    elif type(sampler) in (SMOTEENN, SMOTETomek) and type(sampler.smote) in (SMOTE, type(None)):
+    elif isinstance(sampler, (SMOTEENN, SMOTETomek)) and type(sampler.smote) in (SMOTE, type(None)):
         # Without its own smote, SMOTEENN builds SMOTE(sampling_strategy, random_state).
         params = {
             "sampling_strategy": sampler.sampling_strategy,
