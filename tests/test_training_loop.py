@@ -76,3 +76,28 @@ def test_gradient_accumulation_is_refused_with_the_setting_named(make_cfg) -> No
 def test_bad_batches_per_fetch_names_the_setting(make_cfg) -> None:
     with pytest.raises(ConfigError, match=r"data\.batches_per_fetch"):
         build_datamodule(make_cfg("data.batches_per_fetch=0"))
+
+
+def test_direct_steps_match_lightnings_wrapped_steps(make_cfg, monkeypatch) -> None:
+    import lightning as L
+
+    from imbalance_lab import pipeline
+
+    class StepCounter(L.Callback):
+        """Listens to a hook that only Lightning's wrapped optimizer step calls."""
+
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def on_before_optimizer_step(self, trainer, module, optimizer) -> None:
+            self.calls += 1
+
+    direct, dm = _fit(make_cfg, "data.batch_size=32")
+    assert direct.trainer.lightning_module._direct_steps
+    counter = StepCounter()
+    monkeypatch.setattr(pipeline, "_callbacks", lambda cfg: [counter])
+    wrapped, _ = _fit(make_cfg, "data.batch_size=32")
+    assert not wrapped.trainer.lightning_module._direct_steps
+    assert counter.calls == wrapped.trainer.global_step == direct.trainer.global_step > 0
+    X_val = dm.splits["val"][0]
+    assert np.array_equal(direct.predict(X_val), wrapped.predict(X_val))
