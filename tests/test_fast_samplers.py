@@ -256,10 +256,11 @@ def _reference(cls_name: str, params: dict) -> object:
 
 @pytest.mark.parametrize(("cls_name", "params"), ENN_FAMILY)
 @pytest.mark.parametrize("shape", [(400, 2), (1500, 20)])
-@pytest.mark.parametrize("kind", [0, 2])
+@pytest.mark.parametrize("kind", [0, 2, 3])
 def test_enn_family_identical(cls_name, params, shape, kind, monkeypatch) -> None:
     # Small pieces, so that this data is searched piece by piece as a 1M-row set would be.
     monkeypatch.setattr(neighbors, "PIECE_ROWS", 256)
+    monkeypatch.setattr(fast_samplers, "ENN_BOUND_MIN_ROWS", 10**9)  # the full search
     pieces = []
     piece = neighbors._kneighbors_like_full_query
     monkeypatch.setattr(
@@ -270,6 +271,47 @@ def test_enn_family_identical(cls_name, params, shape, kind, monkeypatch) -> Non
     X, y = make_data(4, *shape, **DATA_KINDS[kind])
     assert_same(_reference(cls_name, params), getattr(fast_samplers, cls_name)(**params), X, y)
     assert len(pieces) >= (4 if shape[0] > 1000 else 0)
+
+
+@pytest.mark.parametrize(("cls_name", "params"), ENN_FAMILY)
+@pytest.mark.parametrize("shape", [(800, 2), (1500, 20), (3000, 8)])
+@pytest.mark.parametrize("kind", range(len(DATA_KINDS)))
+def test_enn_bounds_give_imblearns_rows(cls_name, params, shape, kind, monkeypatch) -> None:
+    # The bounds at a size where they run: small buckets, every class size.
+    monkeypatch.setattr(fast_samplers, "ENN_BOUND_MIN_ROWS", 50)
+    monkeypatch.setattr(fast_samplers, "ENN_BUCKET_ROWS", 60)
+    searched = []
+    undecided = fast_samplers.EditedNearestNeighbours._undecided
+
+    def spy(self, X, y, target, class_rows, *args):
+        rows = undecided(self, X, y, target, class_rows, *args)
+        searched.append((len(class_rows), None if rows is None else len(rows)))
+        return rows
+
+    monkeypatch.setattr(fast_samplers.EditedNearestNeighbours, "_undecided", spy)
+    X, y = make_data(11, *shape, minority=0.08, **DATA_KINDS[kind])
+    assert_same(_reference(cls_name, params), getattr(fast_samplers, cls_name)(**params), X, y)
+    # The majority class was bounded; on continuous data (few equal distances) most of its
+    # rows needed no search.
+    assert any(rows is not None for _, rows in searched)
+    if kind == 0:
+        assert any(rows is not None and rows < size / 2 for size, rows in searched)
+
+
+def test_enn_bounds_multiclass_identical(monkeypatch) -> None:
+    monkeypatch.setattr(fast_samplers, "ENN_BOUND_MIN_ROWS", 50)
+    monkeypatch.setattr(fast_samplers, "ENN_BUCKET_ROWS", 60)
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(2500, 5))
+    y = np.array([0] * 2000 + [1] * 300 + [2] * 200)
+    X[y == 1] += 1.0
+    for kind_sel in ("all", "mode"):
+        assert_same(
+            imb.EditedNearestNeighbours(kind_sel=kind_sel),
+            fast_samplers.EditedNearestNeighbours(kind_sel=kind_sel),
+            X,
+            y,
+        )
 
 
 @pytest.mark.parametrize(("cls_name", "cleaner"), [("SMOTEENN", "enn_"), ("SMOTETomek", "tomek_")])

@@ -271,19 +271,27 @@ class NeighbourSearch(BaseEstimator):
         """As :meth:`sklearn.neighbors.NearestNeighbors.kneighbors`."""
         k = self.n_neighbors if n_neighbors is None else int(n_neighbors)
         pieces = isinstance(self.nn_, NearestNeighbors) and X is not None and not return_distance
-        piece_rows = self.piece_rows or PIECE_ROWS
-        if not pieces or X.shape[0] <= piece_rows:
+        if not pieces or X.shape[0] <= (self.piece_rows or PIECE_ROWS):
             return self.nn_.kneighbors(X, k, return_distance=return_distance)
-        n = X.shape[0]
+        return self.kneighbors_rows(X, np.arange(X.shape[0]), k)
+
+    def kneighbors_rows(self, X: Any, rows: np.ndarray, n_neighbors: int) -> np.ndarray:
+        """Rows ``rows`` of ``kneighbors(X, n_neighbors, return_distance=False)``, searched
+        for those rows only, in pieces (with a progress bar), each answered as the whole query
+        answers it (``_kneighbors_like_full_query``)."""
+        if not isinstance(self.nn_, NearestNeighbors):
+            return self.nn_.kneighbors(_safe_indexing(X, rows), n_neighbors, return_distance=False)
         # Pieces of whole blocks: scikit-learn's reduction cuts a query into blocks of
         # chunk_size rows, and a row's answer depends on nothing but its block.
-        step = max(1, piece_rows // _chunk_size()) * _chunk_size()
-        out = np.empty((n, k), dtype=np.intp)
-        with _progress(self._show_progress(n), n, k) as advance:
-            for start in range(0, n, step):
-                rows = np.arange(start, min(start + step, n))
-                out[rows] = _kneighbors_like_full_query(self.nn_, X, rows, k)
-                advance(len(rows))
+        step = max(1, (self.piece_rows or PIECE_ROWS) // _chunk_size()) * _chunk_size()
+        out = np.empty((len(rows), n_neighbors), dtype=np.intp)
+        with _progress(self._show_progress(len(rows)), len(rows), n_neighbors) as advance:
+            for start in range(0, len(rows), step):
+                piece = rows[start : start + step]
+                out[start : start + len(piece)] = _kneighbors_like_full_query(
+                    self.nn_, X, piece, n_neighbors
+                )
+                advance(len(piece))
         return out
 
     def kneighbors_graph(
