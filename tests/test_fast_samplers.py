@@ -274,7 +274,7 @@ def test_enn_family_identical(cls_name, params, shape, kind, monkeypatch) -> Non
 
 
 @pytest.mark.parametrize(("cls_name", "params"), ENN_FAMILY)
-@pytest.mark.parametrize("shape", [(800, 2), (1500, 20), (3000, 8)])
+@pytest.mark.parametrize("shape", [(1500, 20), (3000, 16)])
 @pytest.mark.parametrize("kind", range(len(DATA_KINDS)))
 def test_enn_bounds_give_imblearns_rows(cls_name, params, shape, kind, monkeypatch) -> None:
     # The bounds at a size where they run: small buckets, every class size.
@@ -302,7 +302,7 @@ def test_enn_bounds_multiclass_identical(monkeypatch) -> None:
     monkeypatch.setattr(fast_samplers, "ENN_BOUND_MIN_ROWS", 50)
     monkeypatch.setattr(fast_samplers, "ENN_BUCKET_ROWS", 60)
     rng = np.random.default_rng(2)
-    X = rng.normal(size=(2500, 5))
+    X = rng.normal(size=(2500, 18))  # > 15 features: brute-force search, where bounds run
     y = np.array([0] * 2000 + [1] * 300 + [2] * 200)
     X[y == 1] += 1.0
     for kind_sel in ("all", "mode"):

@@ -345,7 +345,7 @@ class EditedNearestNeighbours(_under.EditedNearestNeighbours):
     the distance to their nearest row. Only rows where the bound does not settle it, by a
     margin well above rounding, are searched in full, with scikit-learn's own answers (see
     ``_kneighbors_like_full_query``), so the output is imblearn's exactly. On 1M rows x 30
-    features with 1% minority, ~6% of rows still need the full search (benchmark).
+    features with 1% minority, ~8% of rows still need the full search (benchmark).
     """
 
     def _validate_estimator(self) -> None:
@@ -378,6 +378,8 @@ class EditedNearestNeighbours(_under.EditedNearestNeighbours):
         else:
             neighbours = self.nn_.kneighbors_rows(X_class, candidates, k1)
         keep = np.ones(len(class_rows), dtype=bool)
+        if len(candidates) == 0:
+            return keep
         labels = y[neighbours[:, 1:]]
         if self.kind_sel == "mode":
             labels, _ = mode(labels, axis=1, keepdims=False)
@@ -395,6 +397,7 @@ class EditedNearestNeighbours(_under.EditedNearestNeighbours):
         if (
             not isinstance(search, NeighbourSearch)
             or not isinstance(search.nn_, NearestNeighbors)  # the GPU searches everything fast
+            or search.nn_._fit_method != "brute"  # tree searches (few features) are not quadratic
             or issparse(X)
             or len(class_rows) < ENN_BOUND_MIN_ROWS
             or not 0 < len(other) <= len(y) // 4

@@ -218,8 +218,9 @@ class NeighbourSearch(BaseEstimator):
     """The neighbours object of the project's ENN-family samplers.
 
     ``device="auto"`` searches with :class:`TorchNearestNeighbors` on the GPU when torch sees
-    one (the all-vs-all search is a matrix product there: a 1M-row ENN takes seconds instead of
-    half an hour), and with scikit-learn's ``NearestNeighbors`` otherwise (``"sklearn"``), where
+    one (the all-vs-all search becomes batched matrix products and top-k, the work GPUs are
+    built for; not measured here), and with scikit-learn's ``NearestNeighbors`` otherwise
+    (``"sklearn"``), where
     the answers are exactly scikit-learn's: a large query runs in pieces of whole distance
     blocks under the parallel strategy of the whole query, so every row meets the same
     arithmetic and the same tie order as in one call. Any other value is a torch device for
