@@ -35,6 +35,7 @@ float32 rounding for float32 data. tests/test_fast_samplers.py checks both again
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections import Counter
 from numbers import Integral
@@ -60,6 +61,8 @@ from imbalance_lab.data.neighbors import (
     _openmp_threads,
     _uses_argkmin,
 )
+
+log = logging.getLogger(__name__)
 
 # Rows x minority-rows distances held at once by NearMiss-2 (float64): 2**21 = 16 MiB a buffer.
 _NEARMISS_CHUNK_ELEMENTS = 2**21
@@ -404,6 +407,7 @@ class EditedNearestNeighbours(_under.EditedNearestNeighbours):
         ):
             return None
         X = np.asarray(X)
+        log.info("ENN: bounding the neighbours of %d rows of class %s", len(class_rows), target)
         nearest_other = NearestNeighbors(n_neighbors=1, n_jobs=self.n_jobs).fit(X[other])
         d_other = np.full(len(y), np.inf)
         d_other[class_rows] = nearest_other.kneighbors(X_class)[0][:, 0]
@@ -414,7 +418,9 @@ class EditedNearestNeighbours(_under.EditedNearestNeighbours):
         open_rows = class_rows[d_other[class_rows] ** 2 <= bound[class_rows] ** 2 + margin]
         bound = _refine_kth_distance(X, k1, self.n_jobs, open_rows, bound, partition)[class_rows]
         d_other = d_other[class_rows]
-        return np.flatnonzero(d_other**2 <= bound.astype(np.float64) ** 2 + margin)
+        undecided = np.flatnonzero(d_other**2 <= bound.astype(np.float64) ** 2 + margin)
+        log.info("ENN: %d of %d rows need a neighbour search", len(undecided), len(class_rows))
+        return undecided
 
 
 class RepeatedEditedNearestNeighbours(_under.RepeatedEditedNearestNeighbours):
