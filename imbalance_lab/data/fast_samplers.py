@@ -423,11 +423,12 @@ class EditedNearestNeighbours(_under.EditedNearestNeighbours):
         return undecided
 
 
-class RepeatedEditedNearestNeighbours(_under.RepeatedEditedNearestNeighbours):
-    """imblearn's ``RepeatedEditedNearestNeighbours``, searching with :class:`NeighbourSearch`."""
+class _RunsOwnENN:
+    """For imblearn samplers that clean with an ``EditedNearestNeighbours`` they keep as
+    ``enn_``: that step becomes this module's."""
 
     def _validate_estimator(self) -> None:
-        super()._validate_estimator()
+        super()._validate_estimator()  # type: ignore[misc]
         self.enn_ = EditedNearestNeighbours(
             sampling_strategy=self.sampling_strategy,
             n_neighbors=self.n_neighbors,
@@ -436,18 +437,13 @@ class RepeatedEditedNearestNeighbours(_under.RepeatedEditedNearestNeighbours):
         )
 
 
-class AllKNN(_under.AllKNN):
-    """imblearn's ``AllKNN``, searching with :class:`NeighbourSearch` (it sets its ENN's
-    ``n_neighbors`` to 1, 2, ... k in turn)."""
+class RepeatedEditedNearestNeighbours(_RunsOwnENN, _under.RepeatedEditedNearestNeighbours):
+    """imblearn's ``RepeatedEditedNearestNeighbours`` on this module's ENN."""
 
-    def _validate_estimator(self) -> None:
-        super()._validate_estimator()
-        self.enn_ = EditedNearestNeighbours(
-            sampling_strategy=self.sampling_strategy,
-            n_neighbors=self.n_neighbors,
-            kind_sel=self.kind_sel,
-            n_jobs=self.n_jobs,
-        )
+
+class AllKNN(_RunsOwnENN, _under.AllKNN):
+    """imblearn's ``AllKNN`` on this module's ENN (it sets the ENN's ``n_neighbors`` to 1, 2,
+    ... k in turn)."""
 
 
 class NeighbourhoodCleaningRule(_under.NeighbourhoodCleaningRule):
