@@ -254,8 +254,8 @@ class NeighbourSearch(BaseEstimator):
         if device == "sklearn":
             self.nn_ = NearestNeighbors(n_neighbors=self.n_neighbors, n_jobs=self.n_jobs)
         else:
-            # 2**28 float64 distances a query batch (2 GiB): few, large matrix products.
-            self.nn_ = TorchNearestNeighbors(self.n_neighbors, device=device, batch_elements=2**28)
+            # 2**27 float64 distances a query batch (1 GiB): few, large matrix products.
+            self.nn_ = TorchNearestNeighbors(self.n_neighbors, device=device, batch_elements=2**27)
         self.nn_.fit(X)
         self.n_samples_fit_ = self.nn_.n_samples_fit_
         self.n_features_in_ = self.nn_.n_features_in_
