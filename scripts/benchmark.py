@@ -29,6 +29,7 @@ import subprocess
 import sys
 import time
 import warnings
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -326,7 +327,7 @@ def _samplers() -> list[tuple[str, str, Any, bool]]:
     # The ENN family and the combinations are (imblearn) or may be (ours) quadratic: run at
     # --quadratic-rows, against each other. Ours ENN also runs at --rows (see fast_samplers).
     enn = {"n_neighbors": 3, "kind_sel": "all"}
-    full_enn = lambda: fast.EditedNearestNeighbours(**enn)  # noqa: E731
+    full_enn = partial(fast.EditedNearestNeighbours, **enn)
     out.append(("EditedNearestNeighbours", "imbalance_lab", full_enn, False))
     for name, params, module in [
         ("EditedNearestNeighbours", enn, under),

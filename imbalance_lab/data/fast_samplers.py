@@ -409,16 +409,14 @@ class EditedNearestNeighbours(_under.EditedNearestNeighbours):
         X = np.asarray(X)
         log.info("ENN: bounding the neighbours of %d rows of class %s", len(class_rows), target)
         nearest_other = NearestNeighbors(n_neighbors=1, n_jobs=self.n_jobs).fit(X[other])
-        d_other = np.full(len(y), np.inf)
-        d_other[class_rows] = nearest_other.kneighbors(X_class)[0][:, 0]
+        d_other = nearest_other.kneighbors(X_class)[0][:, 0]
         # Rounding of scikit-learn's distances (|x|^2 - 2x.y + |y|^2 in float64) is ~1e-13 of
         # the squared norms; the margin is far above it.
         margin = 1e-6 * (1.0 + float(np.max(np.einsum("ij,ij->i", X, X))))
         bound, partition = _bucket_kth_distance(X, k1, self.n_jobs)
-        open_rows = class_rows[d_other[class_rows] ** 2 <= bound[class_rows] ** 2 + margin]
-        bound = _refine_kth_distance(X, k1, self.n_jobs, open_rows, bound, partition)[class_rows]
-        d_other = d_other[class_rows]
-        undecided = np.flatnonzero(d_other**2 <= bound.astype(np.float64) ** 2 + margin)
+        still_open = class_rows[d_other**2 <= bound[class_rows] ** 2 + margin]
+        bound = _refine_kth_distance(X, k1, self.n_jobs, still_open, bound, partition)
+        undecided = np.flatnonzero(d_other**2 <= bound[class_rows] ** 2 + margin)
         log.info("ENN: %d of %d rows need a neighbour search", len(undecided), len(class_rows))
         return undecided
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -210,10 +212,6 @@ class TorchNearestNeighbors(BaseEstimator):
         return csr_matrix((data, ind.ravel(), indptr), shape=(n_queries, self.n_samples_fit_))
 
 
-def _cuda_available() -> bool:
-    return torch.cuda.is_available()
-
-
 class NeighbourSearch(BaseEstimator):
     """The neighbours object of the project's ENN-family samplers.
 
@@ -246,7 +244,7 @@ class NeighbourSearch(BaseEstimator):
 
     def resolved_device(self) -> str:
         if self.device == "auto":
-            return "cuda" if _cuda_available() else "sklearn"
+            return "cuda" if torch.cuda.is_available() else "sklearn"
         return str(self.device)
 
     def fit(self, X: Any, y: Any = None) -> NeighbourSearch:
@@ -302,33 +300,24 @@ class NeighbourSearch(BaseEstimator):
         return self.nn_.kneighbors_graph(X, n_neighbors, mode)
 
 
-class _progress:
-    """A rich progress bar on stderr (or nothing), advanced by the rows searched."""
+@contextmanager
+def _progress(show: bool, total: int, k: int) -> Iterator[Callable[[int], object]]:
+    """A rich progress bar on stderr (or nothing); yields a function advancing it by rows."""
+    if not show:
+        yield lambda rows: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
 
-    def __init__(self, show: bool, total: int, k: int) -> None:
-        self.show, self.total, self.k = show, total, k
-        self.bar: Any = None
-
-    def __enter__(self) -> Any:
-        if not self.show:
-            return lambda rows: None
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
-
-        self.bar = Progress(
-            f"{self.k}-NN search (quadratic)",
-            BarColumn(),
-            "{task.completed:,}/{task.total:,} rows",
-            TimeElapsedColumn(),
-            "eta",
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        )
-        self.bar.start()
-        task = self.bar.add_task("search", total=self.total)
-        return lambda rows: self.bar.advance(task, rows)
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.bar is not None:
-            self.bar.stop()
+    with Progress(
+        f"{k}-NN search (quadratic)",
+        BarColumn(),
+        "{task.completed:,}/{task.total:,} rows",
+        TimeElapsedColumn(),
+        "eta",
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("search", total=total)
+        yield lambda rows: bar.advance(task, rows)
