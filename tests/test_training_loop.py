@@ -101,3 +101,70 @@ def test_direct_steps_match_lightnings_wrapped_steps(make_cfg, monkeypatch) -> N
     assert counter.calls == wrapped.trainer.global_step == direct.trainer.global_step > 0
     X_val = dm.splits["val"][0]
     assert np.array_equal(direct.predict(X_val), wrapped.predict(X_val))
+
+
+@pytest.mark.parametrize("gather_rows", [64, 150, 1 << 15])
+def test_gathers_of_any_size_give_the_same_batches(gather_rows: int, monkeypatch) -> None:
+    import imbalance_lab.data.datamodule as datamodule
+
+    X = torch.arange(1000, dtype=torch.float32)[:, None]
+    y = (torch.arange(1000) % 10 == 0).float()
+    expected = list(TensorBatches(X, y, 64, shuffle=True, seed=5))
+    monkeypatch.setattr(datamodule, "GATHER_ROWS", gather_rows)
+    for per_fetch in (1, 3):
+        got = list(TensorBatches(X, y, 64, shuffle=True, seed=5, batches_per_fetch=per_fetch))
+        if per_fetch == 1:
+            flat = got
+        else:
+            assert [len(fetch) for fetch in got] == [3] * 5 + [1]
+            flat = [batch for fetch in got for batch in fetch]
+        assert len(flat) == len(expected) == 16
+        for (xa, ya), (xb, yb) in zip(expected, flat, strict=True):
+            assert torch.equal(xa, xb) and torch.equal(ya, yb)
+    # Every row exactly once per epoch.
+    assert torch.equal(torch.cat([xb for xb, _ in expected]).sort(0).values, X)
+
+
+@pytest.mark.parametrize("rows", [160, 150])  # batches of equal size; a short last batch
+def test_epoch_loss_and_metrics_cover_every_batch_of_every_fetch(rows: int) -> None:
+    from torch import nn
+
+    from imbalance_lab.evaluation.metrics import counts_to_metrics
+    from imbalance_lab.models.module import ImbalanceClassifier
+    from imbalance_lab.models.networks import MLP
+
+    seen: list[tuple[float, int, torch.Tensor, torch.Tensor]] = []
+
+    class Recording(nn.BCEWithLogitsLoss):
+        def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+            loss = super().forward(logits, target)
+            seen.append((float(loss), len(target), logits.detach() > 0, target.bool()))
+            return loss
+
+    torch.manual_seed(0)
+    X = torch.randn(rows, 4)
+    y = (X[:, 0] + 0.5 * torch.randn(rows) > 0.8).float()
+    module = ImbalanceClassifier(MLP(4, hidden_sizes=(8,), dropout=0.0), Recording())
+    trainer = L.Trainer(
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+    )
+    trainer.fit(module, TensorBatches(X, y, 32, shuffle=True, batches_per_fetch=3))
+    assert sum(n for _, n, _, _ in seen) == rows and len(seen) == 5
+    mean_loss = sum(loss * n for loss, n, _, _ in seen) / rows
+    logged = trainer.callback_metrics
+    assert float(logged["train/loss"]) == pytest.approx(mean_loss, rel=1e-5)
+    pred = torch.cat([p for _, _, p, _ in seen])
+    true = torch.cat([t for _, _, _, t in seen])
+    expected = counts_to_metrics(
+        tp=int((pred & true).sum()),
+        fp=int((pred & ~true).sum()),
+        tn=int((~pred & ~true).sum()),
+        fn=int((~pred & true).sum()),
+    )
+    for name in ("acc", "precision", "recall", "f1"):
+        assert float(logged[f"train/{name}"]) == pytest.approx(float(expected[name]), abs=1e-6)

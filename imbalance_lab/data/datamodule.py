@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 Split = tuple[np.ndarray, np.ndarray]
 Batch = tuple[torch.Tensor, torch.Tensor]
 
+# Rows per index_select when TensorBatches shuffles (see TensorBatches.__iter__).
+GATHER_ROWS = 1 << 15
+
 
 class TensorBatches:
     """Yields ``(x, y)`` batches by slicing whole tensors.
@@ -78,7 +81,10 @@ class TensorBatches:
         if self.balanced:
             order = torch.multinomial(self.weights, n, replacement=True, generator=self.generator)
         elif self.shuffle:
-            order = torch.randperm(n, generator=self.generator)
+            # int32 where it fits: measured ~2x faster to draw and ~10 % faster to gather by
+            # than int64 at 1M rows.
+            dtype = torch.int32 if n < 2**31 else torch.int64
+            order = torch.randperm(n, generator=self.generator, dtype=dtype)
         else:
             order = None if self.world_size == 1 else torch.arange(n)
         if order is not None and self.world_size > 1:
@@ -97,20 +103,28 @@ class TensorBatches:
     def __iter__(self) -> Iterator[Batch | list[Batch]]:
         order = self._order()
         n = len(self.y) if order is None else len(order)
-        rows = self.batch_size * self.batches_per_fetch
+        # Rows are gathered GATHER_ROWS at a time (whole batches), whatever the fetch size:
+        # one call per batch costs ~1.5x at batch 1024, and gathers of 100k+ rows into fresh
+        # memory page-fault on every fetch (both measured on CPU at 1M rows).
+        per_gather = max(1, min(self.batches_per_fetch, GATHER_ROWS // self.batch_size))
+        rows = per_gather * self.batch_size
+        fetch: list[Batch] = []
         for start in range(0, n, rows):
             if order is None:
                 x, y = self.X[start : start + rows], self.y[start : start + rows]
             else:
-                # Gathered fetch by fetch rather than by permuting the whole split first: less
-                # memory, and gathers of batch size measured ~4x faster than one permutation of
-                # all 1M x 30 rows.
                 idx = order[start : start + rows]
                 x, y = self.X.index_select(0, idx), self.y.index_select(0, idx)
-            if self.batches_per_fetch == 1:
-                yield x, y
-            else:
-                yield list(zip(x.split(self.batch_size), y.split(self.batch_size), strict=True))
+            for batch in zip(x.split(self.batch_size), y.split(self.batch_size), strict=True):
+                if self.batches_per_fetch == 1:
+                    yield batch
+                    continue
+                fetch.append(batch)
+                if len(fetch) == self.batches_per_fetch:
+                    yield fetch
+                    fetch = []
+        if fetch:
+            yield fetch
 
 
 def _check_finite(data: TabularData) -> None:
