@@ -5,7 +5,8 @@ Usage:
                                 [--only training|resampling|parallel] [--json PATH] [--md PATH]
 
 Training: one epoch of an MLP 30-64-64-1 (AdamW, BCE with logits) over in-memory data.
-    baseline  a hand-written loop slicing pre-shuffled tensors (ratio 1.00)
+    baseline  a hand-written loop slicing pre-shuffled tensors (ratio 1.00); also the same
+              loop reshuffling every epoch as hand-written loops usually do (randperm, X[idx])
     lab       lightning.Trainer fitting imbalance_lab's ImbalanceClassifier on TensorBatches,
               with data.batches_per_fetch as configured, and with 1 batch per Lightning step
     also      DataLoader(TensorDataset) in the hand-written loop, for reference, and a
@@ -141,6 +142,12 @@ def bench_training(
         for start in range(0, len(ys), bs):
             yield Xs[start : start + bs], ys[start : start + bs]
 
+    def reshuffled(Xs: torch.Tensor, ys: torch.Tensor, bs: int) -> Any:
+        perm = torch.randperm(len(ys), device=Xs.device)
+        for start in range(0, len(ys), bs):
+            idx = perm[start : start + bs]
+            yield Xs[idx], ys[idx]
+
     class StepTimer(L.Callback):
         """Time from the first fetch at or past step WARMUP_STEPS to the end of the epoch
         (steady state). A fetch is one batch, or a list of them (batches_per_fetch > 1)."""
@@ -210,22 +217,25 @@ def bench_training(
                 "baseline: hand loop, pre-shuffled tensor slices",
                 lambda bs=bs: sliced(X_shuf, y_shuf, bs),
             ),
+            # What a hand-written loop that reshuffles every epoch typically does.
+            (
+                "hand loop, randperm each epoch, X[idx] per batch",
+                lambda bs=bs: reshuffled(X, y, bs),
+            ),
             # The lab's loader alone (a permutation copy each epoch) in the same loop.
             (
                 "hand loop, lab TensorBatches (shuffle)",
                 lambda bs=bs: TensorBatches(X, y, bs, shuffle=True, seed=seed),
             ),
-            # Reference: collates one row at a time. Slow, so timed once.
-            (
-                "hand loop, DataLoader(TensorDataset) (reference)",
-                lambda bs=bs: DataLoader(
-                    TensorDataset(X.cpu(), y.cpu()),
-                    batch_size=bs,
-                    shuffle=True,
-                    pin_memory=on_gpu,
-                ),
-            ),
         ]
+        # Reference: collates one row at a time. Slow, so timed once, after the rounds (its
+        # millions of small allocations slow down whatever runs next).
+        reference = (
+            "hand loop, DataLoader(TensorDataset) (reference)",
+            lambda bs=bs: DataLoader(
+                TensorDataset(X.cpu(), y.cpu()), batch_size=bs, shuffle=True, pin_memory=on_gpu
+            ),
+        )
         lab_variants: list[tuple[str, Any, int, str]] = [
             (
                 "lab: Trainer + ImbalanceClassifier + TensorBatches",
@@ -246,27 +256,30 @@ def bench_training(
             return BareModule() if cls is None else cls(new_net(), nn.BCEWithLogitsLoss())
 
         # Warm-up: a few steps of each (imports, kernels, Trainer machinery).
-        for _, make in hand_variants:
+        for _, make in [*hand_variants, reference]:
             hand_loop(make(), max_steps=WARMUP_STEPS)
         for _, cls, k, _ in lab_variants:
             lightning_fit(build(cls), bs, k, limit=-(-WARMUP_STEPS // k))
 
-        # Best of `repeat` epochs each, taken in turns so that a busy spell on the machine
-        # does not fall on one path only.
+        # `repeat` rounds, each path once per round, so that a busy spell on the machine
+        # does not fall on one path only; best of the rounds per path.
         best: dict[str, dict[str, Any]] = {}
-        for attempt in range(repeat):
-            for name, make in hand_variants:
-                if "DataLoader" in name and attempt:
-                    continue
+        # Steady samples/s of each path in each round: ratios within a round share the
+        # machine's state of the moment (this machine's load comes and goes in bursts).
+        rounds: dict[str, list[float | None]] = {}
+        for attempt in range(repeat + 1):
+            for name, make in hand_variants if attempt < repeat else [reference]:
                 start = time.perf_counter()
                 hand_loop(make())
                 seconds = time.perf_counter() - start
                 # The hand loops have no setup: their steady rate is their rate.
                 res = {"seconds": seconds, "steady_samples_per_s": n / seconds, "note": ""}
+                rounds.setdefault(name, []).append(n / seconds)
                 if name not in best or seconds < best[name]["seconds"]:
                     best[name] = res
-            for name, cls, k, note in lab_variants:
+            for name, cls, k, note in lab_variants if attempt < repeat else []:
                 res = {**lightning_fit(build(cls), bs, k), "note": note}
+                rounds.setdefault(name, []).append(res["steady_samples_per_s"])
                 if name in best:
                     steady = max(
                         res["steady_samples_per_s"] or 0, best[name]["steady_samples_per_s"] or 0
@@ -278,7 +291,8 @@ def bench_training(
                     best[name] = res
 
         rows: list[dict[str, Any]] = []
-        for name in [v[0] for v in hand_variants] + [v[0] for v in lab_variants]:
+        names = [v[0] for v in hand_variants] + [reference[0]] + [v[0] for v in lab_variants]
+        for name in names:
             res = best[name]
             row = {
                 "path": name,
@@ -292,10 +306,17 @@ def bench_training(
             rows.append(row)
             log(f"  train bs={bs} {name}: {row['seconds']:.2f}s, {row['samples_per_s']:,.0f}/s")
         base = rows[0]
+        base_rounds = rounds[base["path"]]
         for row in rows:
             row["ratio"] = row["samples_per_s"] / base["samples_per_s"]
             steady = row["steady_samples_per_s"]
             row["steady_ratio"] = steady / base["steady_samples_per_s"] if steady else None
+            # The reference runs once, after the last round: against that round's baseline.
+            own = rounds[row["path"]]
+            pairs = zip(own, base_rounds[-len(own) :], strict=True)
+            paired = [rate / base_rate for rate, base_rate in pairs if rate]
+            row["steady_ratio_per_round"] = paired
+            row["median_round_ratio"] = float(np.median(paired)) if paired else None
         results += rows
     return results
 
@@ -463,16 +484,21 @@ def to_markdown(report: dict[str, Any]) -> str:
             "Ratio: samples/s over the baseline's, same batch size, same run. `seconds` is "
             f"the best of {report['config'].get('repeat', 1)} epochs after a warm-up "
             "(DataLoader: one); for the Trainer rows the whole `trainer.fit` call. "
-            f"`steady` leaves out the first {WARMUP_STEPS} steps of the fit (Trainer setup).",
+            f"`steady` leaves out the first {WARMUP_STEPS} steps of the fit (Trainer setup). "
+            "`median per round`: the paths run in turns, once per round; the median over "
+            "rounds of steady samples/s over the baseline's in the same round (robust to "
+            "bursts of load from elsewhere on the machine).",
             "",
-            "| batch | path | seconds | samples/s | ratio | steady samples/s | steady ratio |",
-            "|---:|---|---:|---:|---:|---:|---:|",
+            "| batch | path | seconds | samples/s | ratio | steady samples/s | steady ratio "
+            "| median per round |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|",
         ]
         for r in report["training"]:
             lines.append(
                 f"| {r['batch_size']} | {r['path']} | {r['seconds']:.2f} | "
                 f"{r['samples_per_s']:,.0f} | {r['ratio']:.2f} | "
-                f"{_fmt(r['steady_samples_per_s'], ',.0f')} | {_fmt(r['steady_ratio'])} |"
+                f"{_fmt(r['steady_samples_per_s'], ',.0f')} | {_fmt(r['steady_ratio'])} | "
+                f"{_fmt(r.get('median_round_ratio'))} |"
             )
         lines.append("")
     if "resampling" in report:
@@ -569,7 +595,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--only", choices=("training", "resampling", "parallel"))
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
-    p.add_argument("--repeat", type=int, default=3, help="training: best of N epochs per path")
+    p.add_argument(
+        "--repeat", type=int, default=5, help="training: rounds (epochs per path, taken in turns)"
+    )
     p.add_argument("--device", default="cpu", help="training: cpu or cuda (a GPU)")
     p.add_argument(
         "--quadratic-rows",
