@@ -261,34 +261,43 @@ def bench_training(
         for _, cls, k, _ in lab_variants:
             lightning_fit(build(cls), bs, k, limit=-(-WARMUP_STEPS // k))
 
-        # `repeat` rounds, each path once per round, so that a busy spell on the machine
-        # does not fall on one path only; best of the rounds per path.
+        def hand_epoch(make: Any) -> dict[str, Any]:
+            start = time.perf_counter()
+            hand_loop(make())
+            seconds = time.perf_counter() - start
+            # The hand loops have no setup: their steady rate is their rate.
+            return {"seconds": seconds, "steady_samples_per_s": n / seconds, "note": ""}
+
+        def lab_epoch(cls: Any, batch_size: int, per_fetch: int, note: str) -> dict[str, Any]:
+            return {**lightning_fit(build(cls), batch_size, per_fetch), "note": note}
+
+        paths: list[tuple[str, Any]] = [
+            *((name, partial(hand_epoch, make)) for name, make in hand_variants),
+            *((name, partial(lab_epoch, cls, bs, k, note)) for name, cls, k, note in lab_variants),
+        ]
+        # `repeat` rounds, each path once per round, in turns (reversed every other round) so
+        # that a busy spell on the machine does not fall on one path only. Per path: the best
+        # round; and its steady samples/s over the baseline's in each round, since paths in
+        # one round share the machine's state of the moment (its load comes in bursts).
         best: dict[str, dict[str, Any]] = {}
-        # Steady samples/s of each path in each round: ratios within a round share the
-        # machine's state of the moment (this machine's load comes and goes in bursts).
         rounds: dict[str, list[float | None]] = {}
         for attempt in range(repeat + 1):
-            for name, make in hand_variants if attempt < repeat else [reference]:
-                start = time.perf_counter()
-                hand_loop(make())
-                seconds = time.perf_counter() - start
-                # The hand loops have no setup: their steady rate is their rate.
-                res = {"seconds": seconds, "steady_samples_per_s": n / seconds, "note": ""}
-                rounds.setdefault(name, []).append(n / seconds)
-                if name not in best or seconds < best[name]["seconds"]:
-                    best[name] = res
-            for name, cls, k, note in lab_variants if attempt < repeat else []:
-                res = {**lightning_fit(build(cls), bs, k), "note": note}
+            if attempt < repeat:
+                in_turn = paths if attempt % 2 == 0 else paths[::-1]
+            else:
+                in_turn = [(reference[0], partial(hand_epoch, reference[1]))]
+            for name, run_epoch in in_turn:
+                res = run_epoch()
                 rounds.setdefault(name, []).append(res["steady_samples_per_s"])
-                if name in best:
-                    steady = max(
-                        res["steady_samples_per_s"] or 0, best[name]["steady_samples_per_s"] or 0
-                    )
-                    if res["seconds"] < best[name]["seconds"]:
-                        best[name] = res
-                    best[name]["steady_samples_per_s"] = steady or None
-                else:
+                if name not in best:
                     best[name] = res
+                    continue
+                steady = max(
+                    res["steady_samples_per_s"] or 0, best[name]["steady_samples_per_s"] or 0
+                )
+                if res["seconds"] < best[name]["seconds"]:
+                    best[name] = res
+                best[name]["steady_samples_per_s"] = steady or None
 
         rows: list[dict[str, Any]] = []
         names = [v[0] for v in hand_variants] + [reference[0]] + [v[0] for v in lab_variants]
@@ -311,7 +320,7 @@ def bench_training(
             row["ratio"] = row["samples_per_s"] / base["samples_per_s"]
             steady = row["steady_samples_per_s"]
             row["steady_ratio"] = steady / base["steady_samples_per_s"] if steady else None
-            # The reference runs once, after the last round: against that round's baseline.
+            # The reference runs once, after the rounds: against the last round's baseline.
             own = rounds[row["path"]]
             pairs = zip(own, base_rounds[-len(own) :], strict=True)
             paired = [rate / base_rate for rate, base_rate in pairs if rate]
@@ -596,7 +605,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--only", choices=("training", "resampling", "parallel"))
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     p.add_argument(
-        "--repeat", type=int, default=5, help="training: rounds (epochs per path, taken in turns)"
+        "--repeat", type=int, default=9, help="training: rounds (epochs per path, taken in turns)"
     )
     p.add_argument("--device", default="cpu", help="training: cpu or cuda (a GPU)")
     p.add_argument(
