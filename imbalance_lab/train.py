@@ -10,6 +10,7 @@ import json
 import logging
 import sys
 import traceback
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,23 @@ def write_metrics(output_dir: Path, results: dict[str, Any]) -> Path:
     return path
 
 
+def failed_record(
+    cfg: DictConfig, error: str, choices: Mapping[str, Any], overrides: Sequence[str]
+) -> dict[str, Any]:
+    """What a run's metrics.json says when the run ended without results (it raised, or its
+    job was killed): the leaderboard counts it as failed under its configuration."""
+    return {
+        "status": "failed",
+        "error": error,
+        "seed": int(cfg.seed),
+        "dataset": OmegaConf.select(
+            cfg, "data.name", default=None, throw_on_resolution_failure=False
+        ),
+        "choices": {k: v for k, v in choices.items() if not k.startswith("hydra")},
+        "overrides": list(overrides),
+    }
+
+
 def _user_error(message: str) -> None:
     """Stop a single run on a mistake the user can fix: the message alone, exit status 2."""
     print(f"error: {message}", file=sys.stderr)
@@ -71,19 +89,8 @@ def main(cfg: DictConfig) -> float | None:
     except Exception as err:
         info = hydra_info()
         first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        write_metrics(
-            output_dir,
-            {
-                "status": "failed",
-                "error": f"{type(err).__name__}: {first_line}",
-                "seed": int(cfg.seed),
-                "dataset": OmegaConf.select(
-                    cfg, "data.name", default=None, throw_on_resolution_failure=False
-                ),
-                "choices": info["choices"],
-                "overrides": info["overrides"],
-            },
-        )
+        error = f"{type(err).__name__}: {first_line}"
+        write_metrics(output_dir, failed_record(cfg, error, info["choices"], info["overrides"]))
         (output_dir / "error.txt").write_text(traceback.format_exc())
         if not info["multirun"]:
             if isinstance(err, ConfigError):  # the message says what to change: no traceback

@@ -186,6 +186,32 @@ def test_batch_sampling_through_config(make_cfg) -> None:
     assert dm.counts["train"]["1"] / sum(dm.counts["train"].values()) < 0.15
 
 
+def test_cache_key_follows_the_code_of_the_projects_samplers(tmp_path, monkeypatch) -> None:
+    import inspect
+    from pathlib import Path
+
+    from imblearn.under_sampling import TomekLinks as ImblearnTomekLinks
+
+    from imbalance_lab.data import cache, neighbors
+    from imbalance_lab.data.fast_samplers import TomekLinks
+
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    y = (np.arange(40) < 5).astype(int)
+    before = cache.cache_key(TomekLinks(), X, y)
+    imblearn_before = cache.cache_key(ImblearnTomekLinks(), X, y)
+    # An edit to the neighbour search the project's samplers call is a new entry.
+    edited = tmp_path / "neighbors.py"
+    edited.write_text(Path(neighbors.__file__).read_text() + "\n# edited\n")
+    real_getfile = inspect.getfile
+    monkeypatch.setattr(
+        cache.inspect,
+        "getfile",
+        lambda obj: str(edited) if obj is neighbors else real_getfile(obj),
+    )
+    assert cache.cache_key(TomekLinks(), X, y) != before
+    assert cache.cache_key(ImblearnTomekLinks(), X, y) == imblearn_before
+
+
 def test_resampled_training_set_is_cached(make_cfg, tmp_path, monkeypatch) -> None:
     from imblearn.over_sampling import SMOTE
 

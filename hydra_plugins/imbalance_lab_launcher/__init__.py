@@ -10,7 +10,6 @@ wait for every job, and let the leaderboard callback run; the sweep still exits 
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Sequence
@@ -23,7 +22,7 @@ from hydra_plugins.hydra_submitit_launcher import submitit_launcher as plugin
 from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
 from omegaconf import OmegaConf, open_dict
 
-from imbalance_lab.train import METRICS_FILE
+from imbalance_lab.train import METRICS_FILE, failed_record, write_metrics
 
 log = logging.getLogger(__name__)
 
@@ -81,16 +80,8 @@ class _KeepsFailedJobs(plugin.BaseSubmititLauncher):
         log.error("job #%d %s; its log: %s", job_num, error, job.paths.stderr)
         out.mkdir(parents=True, exist_ok=True)
         if not (out / METRICS_FILE).exists():  # a record the job wrote itself wins
-            choices = cfg.hydra.runtime.choices
-            record: dict[str, Any] = {
-                "status": "failed",
-                "error": error,
-                "seed": int(cfg.seed),
-                "dataset": OmegaConf.select(cfg, "data.name", default=None),
-                "choices": {k: v for k, v in choices.items() if not k.startswith("hydra")},
-                "overrides": overrides,
-            }
-            (out / METRICS_FILE).write_text(json.dumps(record, indent=2))
+            choices = OmegaConf.to_container(cfg.hydra.runtime.choices)
+            write_metrics(out, failed_record(cfg, error, choices, overrides))
         # COMPLETED with no value, as train.py returns for a job that raised: the sweepers raise
         # on a FAILED return, which would skip the leaderboard.
         return JobReturn(

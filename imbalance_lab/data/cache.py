@@ -26,6 +26,20 @@ from imbalance_lab.data.resampling import ResampleResult, resample
 log = logging.getLogger(__name__)
 
 
+def _project_sources(module_name: str) -> list[Path]:
+    """The source of ``module_name`` when it is one of this package's, and of the package's
+    modules it imports names from; empty for other modules."""
+    module = sys.modules.get(module_name)
+    if module is None or not module_name.startswith("imbalance_lab"):
+        return []
+    used = {module_name} | {
+        getattr(value, "__module__", None) or getattr(value, "__name__", "")
+        for value in vars(module).values()
+    }
+    names = sorted(n for n in used if n.startswith("imbalance_lab") and n in sys.modules)
+    return [Path(inspect.getfile(sys.modules[n])) for n in names]
+
+
 def cache_key(sampler: Any, X: np.ndarray, y: np.ndarray) -> str:
     """Hex digest identifying ``sampler.fit_resample(X, y)``."""
     import imblearn
@@ -35,10 +49,10 @@ def cache_key(sampler: Any, X: np.ndarray, y: np.ndarray) -> str:
     h.update(np.ascontiguousarray(y).tobytes())
     h.update(str(X.shape).encode())
     params = sampler.get_params(deep=True)
-    module = sys.modules.get(type(sampler).__module__)
-    if module is not None and module.__name__.startswith("imbalance_lab"):
-        # The project's own samplers: a change to their code must not read old results.
-        h.update(Path(inspect.getfile(module)).read_bytes())
+    # The project's own samplers: a change to their code, or to the project code they call
+    # (fast_samplers -> neighbors), must not read old results.
+    for source in _project_sources(type(sampler).__module__):
+        h.update(source.read_bytes())
     h.update(
         json.dumps(
             [type(sampler).__module__, type(sampler).__name__, imblearn.__version__, params],

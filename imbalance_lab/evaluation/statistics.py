@@ -161,10 +161,11 @@ def write_comparison(
     console = console or Console()
     labels = label_runs(ok, exclude=("data", "data.name"))
     files: dict[str, Path] = {}
-    selection = select_by_validation(ok, labels, metric)
+    select_on = "pr_auc"  # threshold-free (see select_by_validation)
+    selection = select_by_validation(ok, labels, metric, select_on=select_on)
     files["selection"] = out / "selection.md"
     files["selection"].write_text(
-        f"# Strategy selected on validation PR-AUC, per dataset; its test {metric}\n\n"
+        f"# Strategy selected on validation {select_on}, per dataset; its test {metric}\n\n"
         "The choice never sees test data; its test score is what choosing this way delivers.\n\n"
         + selection.to_markdown(index=False, floatfmt=".3f")
         + "\n"
