@@ -37,6 +37,7 @@ from imbalance_lab.evaluation.run_views import (
 )
 from imbalance_lab.evaluation.threshold import ThresholdChoice, tune_threshold
 from imbalance_lab.models.module import ImbalanceClassifier
+from imbalance_lab.resume import run_settings
 from imbalance_lab.train import hydra_info
 
 # Lightning's start-up chatter (accelerator summary, adverts) and a deprecation inside Lightning
@@ -99,6 +100,7 @@ class Fitted:
     train_seconds: float
     epochs: int | None = None
     best_checkpoint: str = ""
+    best_epoch: int | None = None
     pos_weight: float | None = None
     trainer: L.Trainer | None = None
 
@@ -153,6 +155,11 @@ def fit_network(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
         optimizer=instantiate(cfg.model.optimizer),
         gradient_clip_val=trainer_cfg.pop("gradient_clip_val", None),
         gradient_clip_algorithm=trainer_cfg.pop("gradient_clip_algorithm", None) or "norm",
+        run_info={
+            "settings": run_settings(cfg),
+            "choices": hydra_info()["choices"],
+            "overrides": [o for o in hydra_info()["overrides"] if not o.startswith("ckpt_path=")],
+        },
     )
 
     loggers = [instantiate(v) for v in cfg.get("logger", {}).values()]
@@ -170,15 +177,19 @@ def fit_network(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
     trainer.fit(model, datamodule=dm, ckpt_path=cfg.get("ckpt_path"))
     seconds = time.perf_counter() - start
     epochs = int(model.epochs_done)
-    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    # The checkpoint callback that monitors a metric keeps the best epoch (the other one, last).
+    best = next((c.best_model_path for c in trainer.checkpoint_callbacks if c.monitor), "")
+    best_epoch = None
     if best:  # evaluate the best checkpoint, not the last epoch
-        state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
-        model.load_state_dict(state)
+        checkpoint = torch.load(best, map_location="cpu", weights_only=True)
+        model.load_state_dict(checkpoint["state_dict"])
+        best_epoch = int(checkpoint["epoch"]) + 1  # counted from 1, as ``epochs``
     return Fitted(
         predict=lambda X: predict_probs(model.net, X),
         train_seconds=seconds,
         epochs=epochs,
         best_checkpoint=best,
+        best_epoch=best_epoch,
         pos_weight=_as_float(getattr(loss, "pos_weight", None)),
         trainer=trainer,
     )
@@ -249,6 +260,7 @@ def run(cfg: DictConfig) -> dict[str, Any] | None:
         "pos_weight": fitted.pos_weight,
         "epochs": fitted.epochs,
         "best_checkpoint": fitted.best_checkpoint,
+        "best_epoch": fitted.best_epoch,
         "timings": {"resample_s": dm.resample_seconds, "train_s": fitted.train_seconds},
         "resample_cached": dm.resample_cached,
         "diagnostics": diagnosis,

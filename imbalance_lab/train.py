@@ -20,13 +20,13 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from imbalance_lab.errors import ConfigError
+from imbalance_lab.rundir import METRICS_FILE, claim, release
 
 log = logging.getLogger(__name__)
 
 # The config tree lives beside the package (editable install); an absolute path keeps Hydra
 # from looking for a `conf` Python module.
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
-METRICS_FILE = "metrics.json"
 
 
 def hydra_info() -> dict[str, Any]:
@@ -74,12 +74,23 @@ def _user_error(message: str) -> None:
 def main(cfg: DictConfig) -> float | None:
     """Returns the validation F1, the objective of hyperparameter searches (never test)."""
     output_dir = Path(cfg.paths.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    if (output_dir / METRICS_FILE).exists():
-        _user_error(
-            f"{output_dir / METRICS_FILE} already exists; refusing to overwrite earlier results. "
-            "Set hydra.run.dir (or hydra.sweep.dir) to a new folder."
-        )
+    try:
+        # A single run's folder was claimed before Hydra wrote into it (RunFolderCallback); a
+        # sweep's job claims its own, which may hold only what Hydra wrote for this job.
+        claim(output_dir, "hydra.run.dir", allow=(".hydra", f"{cfg.task_name}.log"))
+    except ConfigError as err:
+        if not hydra_info()["multirun"]:
+            _user_error(str(err))
+        log.error("job not run, its folder is taken: %s", err)  # never write into it
+        return None
+    try:
+        return _run(cfg, output_dir)
+    finally:
+        if hydra_info()["multirun"]:  # a job's folder is free again once its record is written
+            release(output_dir)
+
+
+def _run(cfg: DictConfig, output_dir: Path) -> float | None:
     try:
         from imbalance_lab.pipeline import run  # heavy imports only once the config is valid
 
@@ -99,6 +110,7 @@ def main(cfg: DictConfig) -> float | None:
         log.error("run failed (recorded in %s): %s", output_dir / METRICS_FILE, first_line)
         return None
     write_metrics(output_dir, results)
+    (output_dir / "error.txt").unlink(missing_ok=True)  # of an attempt this resume completed
     if cfg.get("print_table", True):
         from imbalance_lab.evaluation.tables import print_run_table
 

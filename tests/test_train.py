@@ -56,14 +56,6 @@ def test_multirun_two_jobs_and_leaderboard(tmp_path: Path) -> None:
     assert "sampler=random_over" in (tmp_path / "leaderboard.md").read_text()
 
 
-def test_existing_results_are_never_overwritten(tmp_path: Path) -> None:
-    (tmp_path / "metrics.json").write_text('{"status": "ok"}')
-    proc = run_cli(*TINY, f"hydra.run.dir={tmp_path}", check=False)
-    assert proc.returncode != 0
-    assert "refusing to overwrite" in proc.stderr
-    assert json.loads((tmp_path / "metrics.json").read_text()) == {"status": "ok"}
-
-
 @pytest.mark.parametrize(
     ("sampler", "expected"),
     [("none", 9 / 1), ("random_under", 2.0), ("random_over", 1.0)],

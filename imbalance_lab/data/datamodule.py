@@ -275,6 +275,9 @@ class ImbalanceDataModule(L.LightningDataModule):
         self.n_dropped_features = 0
         self.name = ""
         self.image_shape: tuple[int, ...] | None = None
+        # The training batches and, on resume, the generator state they continue from.
+        self._train_batches: TensorBatches | None = None
+        self._train_generator_state: torch.Tensor | None = None
 
     @property
     def n_features(self) -> int:
@@ -360,7 +363,22 @@ class ImbalanceDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> TensorBatches:
-        return self._batches("train", shuffle=True)
+        batches = self._batches("train", shuffle=True)
+        if self._train_generator_state is not None:
+            batches.generator.set_state(self._train_generator_state)
+            self._train_generator_state = None
+        self._train_batches = batches
+        return batches
+
+    def state_dict(self) -> dict[str, Any]:
+        """The batch order's generator state, saved in checkpoints so a resumed run shuffles
+        its next epochs as the uninterrupted run would have."""
+        if self._train_batches is None:
+            return {}
+        return {"train_generator": self._train_batches.generator.get_state()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._train_generator_state = state_dict.get("train_generator")
 
     def val_dataloader(self) -> TensorBatches:
         return self._batches("val", shuffle=False)

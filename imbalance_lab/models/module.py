@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import lightning as L
 import torch
@@ -23,6 +24,11 @@ class ImbalanceClassifier(L.LightningModule):
 
     Training and validation metrics are logged per epoch at threshold 0.5; the run's final
     evaluation (threshold chosen on validation, test metrics) happens in ``pipeline.run``.
+
+    Checkpoints carry, under ``imbalance_lab``, the run's ``settings`` and ``overrides`` (checked
+    by :func:`imbalance_lab.resume.check_resume` before a resume) and torch's random-number
+    state (dropout), which Lightning does not save: with it a resumed run draws what the
+    uninterrupted run would have drawn.
     """
 
     def __init__(
@@ -32,8 +38,10 @@ class ImbalanceClassifier(L.LightningModule):
         optimizer: Callable[..., torch.optim.Optimizer] | None = None,
         gradient_clip_val: float | None = None,
         gradient_clip_algorithm: str = "norm",
+        run_info: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
+        self.run_info = run_info or {}
         self.net = net
         self.loss_fn = loss
         self.optimizer_factory = optimizer or torch.optim.AdamW
@@ -147,6 +155,19 @@ class ImbalanceClassifier(L.LightningModule):
     def on_validation_epoch_end(self) -> None:
         self.log_dict(self.val_metrics.compute())
         self.val_metrics.reset()
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        rng = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        checkpoint["imbalance_lab"] = {**self.run_info, "rng": rng}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        rng = checkpoint.get("imbalance_lab", {}).get("rng", {})
+        if "torch" in rng:
+            torch.set_rng_state(rng["torch"])
+        if "cuda" in rng and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer_factory(self.parameters())

@@ -1,0 +1,191 @@
+"""Run folders are claimed before anything is written into them, so results are never mixed.
+
+A run (or sweep) folder belongs to one process at a time: the claim is an exclusive ``flock`` on
+``<folder>/.lock``, held for the life of the process and released by the kernel however the
+process ends (SIGKILL included), so a folder whose run was killed can be taken over by its
+resume and by nothing else. A folder that holds anything but Hydra's own files for this job is
+refused: a finished run, an interrupted one (resume it instead) or someone else's files.
+
+The claim is made by :class:`RunFolderCallback` in Hydra's ``on_run_start`` /
+``on_multirun_start``, before Hydra writes ``.hydra/`` or the log file, so a refused run touches
+nothing; jobs of a sweep claim their own folder (inside the claimed sweep folder) when they start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, open_dict, read_write
+
+from imbalance_lab.errors import ConfigError
+
+LOCK_FILE = ".lock"
+METRICS_FILE = "metrics.json"
+# Open lock files of the folders this process holds, by resolved path: a second claim of a
+# folder the process already holds is a no-op (a second flock on a new descriptor would fail).
+_HELD: dict[Path, int] = {}
+
+
+def _worker_rank() -> bool:
+    """A distributed run's process other than rank 0: it works in rank 0's claimed folder
+    (Lightning starts the other ranks with the same command line, SLURM starts every task)."""
+    ranks = (os.environ.get(k, "0") for k in ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID"))
+    return any(r.isdigit() and int(r) > 0 for r in ranks)
+
+
+def _flock(fd: int) -> bool:
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _owner(lock: Path) -> str:
+    try:
+        info = json.loads(lock.read_text() or "{}")
+    except (OSError, ValueError):
+        return "another process"
+    return f"pid {info.get('pid', '?')} on {info.get('host', '?')}"
+
+
+def _describe(folder: Path) -> str:
+    """What a folder that may not be claimed holds, and what to do about it."""
+    metrics = folder / METRICS_FILE
+    if metrics.exists():
+        try:
+            status = json.loads(metrics.read_text()).get("status", "?")
+        except (OSError, ValueError):
+            status = "unreadable"
+        return f"it holds a finished run's results ({METRICS_FILE}, status {status})"
+    last = folder / "checkpoints" / "last.ckpt"
+    if last.exists():
+        return f"it holds an interrupted run: resume it with ckpt_path={last}"
+    return "it is not empty"
+
+
+def claim(
+    folder: str | Path, setting: str, allow: Iterable[str] = (), resume: bool = False
+) -> Path:
+    """Take ``folder`` for this process, or raise :class:`ConfigError` naming ``setting``.
+
+    Args:
+        folder: the run or sweep folder; created when missing.
+        setting: the setting that chose the folder (``hydra.run.dir``), named in errors.
+        allow: entries the folder may already hold (Hydra's ``.hydra`` and log of this job).
+        resume: the folder holds an interrupted run that this process resumes: its files stay.
+
+    Returns:
+        The folder, resolved.
+
+    Raises:
+        ConfigError: another live process holds the folder, or it holds anything else (a
+            finished run, an interrupted run when not resuming, foreign files). Nothing is
+            created in a refused folder that did not exist.
+    """
+    path = Path(folder).resolve()
+    if path in _HELD or _worker_rank():
+        return path
+    lock = path / LOCK_FILE
+    allowed = {LOCK_FILE, *allow}
+    # Refuse a folder with foreign content before creating anything in it.
+    if path.is_dir() and not lock.exists():
+        extra = sorted(set(os.listdir(path)) - allowed)
+        if extra:
+            raise _taken(path, setting)
+    path.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    if not _flock(fd):
+        os.close(fd)
+        raise ConfigError(
+            f"{setting}={path} is in use by a running job ({_owner(lock)}); results would mix. "
+            + _new(setting)
+        )
+    extra = sorted(set(os.listdir(path)) - allowed)
+    if extra and not (resume and not _finished(path)):
+        os.close(fd)
+        raise _taken(path, setting)
+    os.ftruncate(fd, 0)
+    owner = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
+    os.write(fd, json.dumps(owner).encode())
+    _HELD[path] = fd
+    return path
+
+
+def _new(setting: str) -> str:
+    return f"Set {setting} to a new folder, or leave it at its default."
+
+
+def _taken(path: Path, setting: str) -> ConfigError:
+    return ConfigError(f"{setting}={path} cannot be used: {_describe(path)}. {_new(setting)}")
+
+
+def _finished(folder: Path) -> bool:
+    try:
+        return json.loads((folder / METRICS_FILE).read_text()).get("status") == "ok"
+    except (OSError, ValueError):
+        return False
+
+
+def release(folder: str | Path) -> None:
+    """Give up a claim (a sweep's job when it ends; a process's claims end with it anyway)."""
+    fd = _HELD.pop(Path(folder).resolve(), None)
+    if fd is not None:
+        os.close(fd)
+
+
+def _refuse(err: ConfigError) -> None:
+    print(f"error: {err}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+class RunFolderCallback(Callback):
+    """Hydra callback: claim the run (or sweep) folder before Hydra writes into it.
+
+    With ``ckpt_path`` set, a single run resumes in the folder its checkpoint belongs to, after
+    the checkpoint was checked against this run's settings (:mod:`imbalance_lab.resume`).
+    """
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        ckpt = config.get("ckpt_path")
+        try:
+            if ckpt:
+                from imbalance_lab.resume import check_resume
+
+                folder = check_resume(config)
+                with read_write(config.hydra.run), open_dict(config.hydra.run):
+                    config.hydra.run.dir = str(folder)
+                claim(folder, "hydra.run.dir", resume=True)
+            else:
+                # Resolve once and pin it: ${now:...} must name the folder that was claimed.
+                folder = Path(str(config.hydra.run.dir))
+                with read_write(config.hydra.run), open_dict(config.hydra.run):
+                    config.hydra.run.dir = str(folder)
+                claim(folder, "hydra.run.dir")
+        except ConfigError as err:
+            _refuse(err)
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        try:
+            if config.get("ckpt_path"):
+                raise ConfigError(
+                    "ckpt_path resumes one run and cannot be part of a sweep (-m); resume each "
+                    "interrupted job as a single run: python train.py <its overrides> "
+                    "ckpt_path=<its folder>/checkpoints/last.ckpt"
+                )
+            folder = Path(str(config.hydra.sweep.dir))
+            with read_write(config.hydra.sweep), open_dict(config.hydra.sweep):
+                config.hydra.sweep.dir = str(folder)
+            claim(folder, "hydra.sweep.dir")
+        except ConfigError as err:
+            _refuse(err)
