@@ -14,7 +14,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import Container, DictConfig, OmegaConf, open_dict
 
 from imbalance_lab.errors import ConfigError
 
@@ -29,8 +29,11 @@ PRESENTATION_KEYS = frozenset(
 
 def run_settings(cfg: DictConfig) -> dict[str, Any]:
     """The settings that decide a run's results, as plain containers (stored in checkpoints)."""
-    plain = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
-    return {k: v for k, v in plain.items() if k not in PRESENTATION_KEYS}
+    keys = [k for k in cfg if k not in PRESENTATION_KEYS]  # Hydra's own node is never resolved
+    return {
+        k: OmegaConf.to_container(v, resolve=True) if isinstance(v, Container) else v
+        for k, v in ((k, cfg[k]) for k in keys)
+    }
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
