@@ -23,6 +23,7 @@ from imbalance_lab.errors import ConfigError
 from imbalance_lab.evaluation import plots
 from imbalance_lab.evaluation.metrics import ALL_METRICS
 from imbalance_lab.evaluation.statistics import write_comparison
+from imbalance_lab.records import failed_record
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +46,12 @@ COLUMNS = (
 LOWER_IS_BETTER = frozenset({"ece"})  # calibration error
 
 
-def _unfinished(job_dir: Path) -> dict[str, Any]:
-    """A job folder Hydra created whose run never wrote metrics.json (killed or crashed)."""
+def _unfinished(job_dir: Path, error: str = "") -> dict[str, Any]:
+    """The failed record of a job folder Hydra created whose run left no readable metrics.json
+    (killed or crashed), rebuilt from its ``.hydra`` folder with the labels a finished sibling
+    reports (``records.run_labels``), so it joins its configuration's row."""
     import yaml
+    from omegaconf import OmegaConf
 
     hydra_dir = job_dir / ".hydra"
     overrides = yaml.safe_load((hydra_dir / "overrides.yaml").read_text()) or []
@@ -57,18 +61,12 @@ def _unfinished(job_dir: Path) -> dict[str, Any]:
         ]
     except (OSError, KeyError, TypeError, yaml.YAMLError):
         choices = {}
-    try:  # as finished runs report it, so the killed run joins its configuration's row
-        dataset = yaml.safe_load((hydra_dir / "config.yaml").read_text())["data"]["name"]
-    except (OSError, KeyError, TypeError, yaml.YAMLError):
-        dataset = None
-    return {
-        "status": "failed",
-        "error": "no metrics.json: the job was killed or crashed (or still runs); see its log",
-        "dataset": dataset,
-        "overrides": overrides,
-        "choices": {k: v for k, v in choices.items() if not k.startswith("hydra")},
-        "path": str(job_dir),
-    }
+    try:
+        cfg = OmegaConf.load(hydra_dir / "config.yaml")
+    except (OSError, yaml.YAMLError, ValueError):
+        cfg = OmegaConf.create({})
+    error = error or "no metrics.json: the job was killed or crashed (or still runs); see its log"
+    return {**failed_record(cfg, error, choices or {}, overrides), "path": str(job_dir)}
 
 
 def load_runs(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
@@ -92,8 +90,12 @@ def load_runs(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
         for f in files:
             try:
                 run = json.loads(f.read_text())
-            except json.JSONDecodeError as err:
-                run = {"status": "failed", "error": f"unreadable metrics.json: {err}"}
+            except json.JSONDecodeError as err:  # e.g. cut short by a full disk
+                error = f"unreadable metrics.json: {err}"
+                if (f.parent / ".hydra" / "overrides.yaml").exists():
+                    runs.append(_unfinished(f.parent, error))
+                    continue
+                run = {"status": "failed", "error": error}
             run["path"] = str(f.parent)
             runs.append(run)
         runs.extend(_unfinished(d) for d in unfinished)
