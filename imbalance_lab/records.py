@@ -85,8 +85,9 @@ def dataset_name(cfg: DictConfig) -> str | None:
     """The dataset name a run of ``cfg`` reports, from the config alone (no data is loaded).
 
     The project's sources are named as their loaders name them; a source of the user's own
-    (``data.source._target_`` elsewhere) by ``data.name``. ``None`` when the config cannot say
-    (e.g. ``data.path`` unset): the run fails, and so do its siblings.
+    (``data.source._target_`` elsewhere) by ``data.name``, else by its function's name.
+    ``None`` when the config cannot say (e.g. ``data.path`` unset): the run fails, and so do
+    its siblings.
     """
     target = str(_select(cfg, "data.source._target_", ""))
     module, _, function = target.rpartition(".")
@@ -100,7 +101,7 @@ def dataset_name(cfg: DictConfig) -> str | None:
         except (TypeError, ValueError):  # e.g. positive_digit=three: the run itself says why
             return None
     name = _select(cfg, "data.name")
-    return None if name is None else str(name)
+    return str(name) if name is not None else function or None
 
 
 def _as_int(value: Any) -> Any:

@@ -92,6 +92,17 @@ def test_labels_survive_a_config_that_does_not_resolve(make_cfg) -> None:
     assert record["dataset"] is None and record["fold"]["folds"] == "five"
 
 
+def test_a_source_of_ones_own_is_named_by_data_name() -> None:
+    from omegaconf import OmegaConf
+
+    source = {"_target_": "mypackage.loaders.load_claims"}
+    named = OmegaConf.create({"data": {"name": "claims-2025", "source": source}})
+    assert dataset_name(named) == "claims-2025"
+    assert dataset_name(OmegaConf.create({"data": {"name": None, "source": source}})) == (
+        "load_claims"
+    )
+
+
 @pytest.fixture(scope="module")
 def fold_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The failing case of round 1: 5-fold CV of SMOTE on a table with nine positives, where
