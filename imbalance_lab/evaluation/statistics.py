@@ -52,7 +52,7 @@ def dataset_table(
 ) -> pd.DataFrame:
     """Mean ``split`` ``metric`` per dataset (rows) and strategy (columns) over seeds/folds."""
     rows = [
-        {"dataset": r.get("dataset", "?"), "strategy": lab, "value": r[split][metric]}
+        {"dataset": str(r.get("dataset") or "?"), "strategy": lab, "value": r[split][metric]}
         for r, lab in zip(runs, labels, strict=True)
         if r.get("status") == "ok" and metric in r.get(split, {})
     ]
