@@ -32,7 +32,8 @@ from imbalance_lab.evaluation.diagnostics import (
     typology_pca_figure,
 )
 from imbalance_lab.pipeline import build_datamodule
-from imbalance_lab.train import CONF_DIR, hydra_info
+from imbalance_lab.records import hydra_info
+from imbalance_lab.train import CONF_DIR
 
 log = logging.getLogger(__name__)
 DIAGNOSIS_FILE = "diagnosis.json"

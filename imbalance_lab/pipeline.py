@@ -37,8 +37,8 @@ from imbalance_lab.evaluation.run_views import (
 )
 from imbalance_lab.evaluation.threshold import ThresholdChoice, tune_threshold
 from imbalance_lab.models.module import ImbalanceClassifier
+from imbalance_lab.records import hydra_info, run_labels
 from imbalance_lab.resume import run_settings
-from imbalance_lab.train import hydra_info
 
 # Lightning's start-up chatter (accelerator summary, adverts) and a deprecation inside Lightning
 # itself would bury each run's own output, many times over in a sweep.
@@ -238,12 +238,9 @@ def run(cfg: DictConfig) -> dict[str, Any] | None:
 
     results = {
         "status": "ok",
-        "dataset": dm.name,
-        "fold": {"folds": dm.folds, "fold": dm.fold, "repeat": dm.repeat} if dm.folds else None,
-        "seed": int(cfg.seed),
+        # Labels from the config, as a failed sibling's record computes them (records.py).
+        **run_labels(cfg, info["choices"], info["overrides"]),
         "threads": threads,
-        "choices": info["choices"],
-        "overrides": info["overrides"],
         "test": metrics["test"],
         "val": metrics["val"],
         "confusion": confusion,

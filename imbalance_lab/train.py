@@ -10,16 +10,14 @@ import json
 import logging
 import sys
 import traceback
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import hydra
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from imbalance_lab.errors import ConfigError
+from imbalance_lab.records import error_summary, failed_record, hydra_info, root_cause
 from imbalance_lab.rundir import METRICS_FILE, claim, release
 
 log = logging.getLogger(__name__)
@@ -29,39 +27,10 @@ log = logging.getLogger(__name__)
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
 
-def hydra_info() -> dict[str, Any]:
-    if not HydraConfig.initialized():
-        return {"choices": {}, "overrides": [], "multirun": False}
-    hc = HydraConfig.get()
-    choices = {k: v for k, v in hc.runtime.choices.items() if not k.startswith("hydra")}
-    return {
-        "choices": choices,
-        "overrides": list(hc.overrides.task),
-        "multirun": hc.mode == RunMode.MULTIRUN,
-    }
-
-
 def write_metrics(output_dir: Path, results: dict[str, Any]) -> Path:
     path = output_dir / METRICS_FILE
     path.write_text(json.dumps(results, indent=2, default=float))
     return path
-
-
-def failed_record(
-    cfg: DictConfig, error: str, choices: Mapping[str, Any], overrides: Sequence[str]
-) -> dict[str, Any]:
-    """What a run's metrics.json says when the run ended without results (it raised, or its
-    job was killed): the leaderboard counts it as failed under its configuration."""
-    return {
-        "status": "failed",
-        "error": error,
-        "seed": int(cfg.seed),
-        "dataset": OmegaConf.select(
-            cfg, "data.name", default=None, throw_on_resolution_failure=False
-        ),
-        "choices": {k: v for k, v in choices.items() if not k.startswith("hydra")},
-        "overrides": list(overrides),
-    }
 
 
 def _user_error(message: str) -> None:
@@ -99,15 +68,17 @@ def _run(cfg: DictConfig, output_dir: Path) -> float | None:
             return None
     except Exception as err:
         info = hydra_info()
-        first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        error = f"{type(err).__name__}: {first_line}"
+        # The root cause, not a wrapper's text (Hydra's "Error in call to target ..." around
+        # whatever a _target_ raised); the whole chain stays in error.txt.
+        cause, error = root_cause(err), error_summary(err)
         write_metrics(output_dir, failed_record(cfg, error, info["choices"], info["overrides"]))
         (output_dir / "error.txt").write_text(traceback.format_exc())
         if not info["multirun"]:
-            if isinstance(err, ConfigError):  # the message says what to change: no traceback
-                _user_error(str(err))
+            if isinstance(cause, ConfigError):  # the message says what to change: no traceback
+                _user_error(str(cause))
+            print(f"error: {error} (traceback in {output_dir / 'error.txt'})", file=sys.stderr)
             raise
-        log.error("run failed (recorded in %s): %s", output_dir / METRICS_FILE, first_line)
+        log.error("run failed (recorded in %s): %s", output_dir / METRICS_FILE, error)
         return None
     write_metrics(output_dir, results)
     (output_dir / "error.txt").unlink(missing_ok=True)  # of an attempt this resume completed

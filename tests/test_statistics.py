@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from imbalance_lab.errors import ConfigError
@@ -108,3 +111,31 @@ def test_benchmark_experiment_datasets_support_its_folds(make_cfg) -> None:
                 data.X, data.y, cfg.data.val_size, cfg.data.test_size, 0, folds=5, fold=fold
             )
             assert min(train[1].sum(), val[1].sum(), test[1].sum()) >= 4
+
+
+def test_incomplete_strategies_are_left_out_of_selection_ranks_and_tests(tmp_path) -> None:
+    runs = _runs()
+    # smote is best everywhere, but one of its two seeds failed on set0: its set0 mean would
+    # stand on one seed. It must not be chosen there, nor ranked or tested on set0.
+    victim = next(r for r in runs if r["dataset"] == "set0" and r["choices"]["sampler"] == "smote")
+    for key in ("val", "test", "confusion"):
+        del victim[key]
+    victim.update(status="failed", error="RuntimeError: boom")
+    files = write_report(runs, tmp_path)
+    selection = (tmp_path / "selection.md").read_text()
+    set0 = next(line for line in selection.splitlines() if line.startswith("| set0 "))
+    assert "smote" not in set0 and "sampler=weighted" in set0
+    assert "sampler=smote on set0: incomplete, 1 of 2 runs finished (1 failed)" in selection
+    ranks = json.loads(files["ranks"].read_text())
+    assert ranks["n_datasets"] == 7 and ranks["datasets_left_out"] == ["set0"]
+    assert ranks["incomplete"] == [
+        {"dataset": "set0", "strategy": "sampler=smote", "runs": 1, "failed": 1}
+    ]
+    wilcoxon = pd.read_csv(files["wilcoxon"]).set_index("strategy")
+    assert wilcoxon.loc["sampler=smote", "datasets"] == 7
+    assert wilcoxon.loc["sampler=weighted", "datasets"] == 8
+    board = pd.read_csv(files["csv"]).set_index("strategy")
+    row = board.loc["sampler=smote data.name=set0"]
+    assert (row["runs"], row["failed"], row["complete"]) == (1, 1, False)
+    assert pd.isna(row["best"]) and board.index[-1] == "sampler=smote data.name=set0"
+    assert "| sampler=smote data.name=set0 | 1 of 2 |" in files["md"].read_text()

@@ -22,7 +22,8 @@ from hydra_plugins.hydra_submitit_launcher import submitit_launcher as plugin
 from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
 from omegaconf import OmegaConf, open_dict
 
-from imbalance_lab.train import METRICS_FILE, failed_record, write_metrics
+from imbalance_lab.records import failed_record
+from imbalance_lab.train import METRICS_FILE, write_metrics
 
 log = logging.getLogger(__name__)
 

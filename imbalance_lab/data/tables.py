@@ -19,6 +19,7 @@ import pandas as pd
 
 from imbalance_lab.data.sources import TabularData
 from imbalance_lab.errors import ConfigError
+from imbalance_lab.records import table_name
 
 log = logging.getLogger(__name__)
 
@@ -265,5 +266,4 @@ def load_table(
         len(names) - len(cat_idx),
         len(cat_idx),
     )
-    stem = file.name.split(".")[0]
-    return TabularData(X, y, stem if name is None else str(name), names, cat_idx, impute)
+    return TabularData(X, y, table_name(file, name), names, cat_idx, impute)

@@ -23,6 +23,7 @@ from imbalance_lab.errors import ConfigError
 from imbalance_lab.evaluation import plots
 from imbalance_lab.evaluation.metrics import ALL_METRICS
 from imbalance_lab.evaluation.statistics import write_comparison
+from imbalance_lab.records import failed_record
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +46,12 @@ COLUMNS = (
 LOWER_IS_BETTER = frozenset({"ece"})  # calibration error
 
 
-def _unfinished(job_dir: Path) -> dict[str, Any]:
-    """A job folder Hydra created whose run never wrote metrics.json (killed or crashed)."""
+def _unfinished(job_dir: Path, error: str = "") -> dict[str, Any]:
+    """The failed record of a job folder Hydra created whose run left no readable metrics.json
+    (killed or crashed), rebuilt from its ``.hydra`` folder with the labels a finished sibling
+    reports (``records.run_labels``), so it joins its configuration's row."""
     import yaml
+    from omegaconf import OmegaConf
 
     hydra_dir = job_dir / ".hydra"
     overrides = yaml.safe_load((hydra_dir / "overrides.yaml").read_text()) or []
@@ -57,18 +61,12 @@ def _unfinished(job_dir: Path) -> dict[str, Any]:
         ]
     except (OSError, KeyError, TypeError, yaml.YAMLError):
         choices = {}
-    try:  # as finished runs report it, so the killed run joins its configuration's row
-        dataset = yaml.safe_load((hydra_dir / "config.yaml").read_text())["data"]["name"]
-    except (OSError, KeyError, TypeError, yaml.YAMLError):
-        dataset = None
-    return {
-        "status": "failed",
-        "error": "no metrics.json: the job was killed or crashed (or still runs); see its log",
-        "dataset": dataset,
-        "overrides": overrides,
-        "choices": {k: v for k, v in choices.items() if not k.startswith("hydra")},
-        "path": str(job_dir),
-    }
+    try:
+        cfg = OmegaConf.load(hydra_dir / "config.yaml")
+    except (OSError, yaml.YAMLError, ValueError):
+        cfg = OmegaConf.create({})
+    error = error or "no metrics.json: the job was killed or crashed (or still runs); see its log"
+    return {**failed_record(cfg, error, choices or {}, overrides), "path": str(job_dir)}
 
 
 def load_runs(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
@@ -92,8 +90,12 @@ def load_runs(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
         for f in files:
             try:
                 run = json.loads(f.read_text())
-            except json.JSONDecodeError as err:
-                run = {"status": "failed", "error": f"unreadable metrics.json: {err}"}
+            except json.JSONDecodeError as err:  # e.g. cut short by a full disk
+                error = f"unreadable metrics.json: {err}"
+                if (f.parent / ".hydra" / "overrides.yaml").exists():
+                    runs.append(_unfinished(f.parent, error))
+                    continue
+                run = {"status": "failed", "error": error}
             run["path"] = str(f.parent)
             runs.append(run)
         runs.extend(_unfinished(d) for d in unfinished)
@@ -129,7 +131,13 @@ def label_runs(runs: Sequence[dict[str, Any]], exclude: Iterable[str] = ()) -> l
 
 
 def leaderboard(runs: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """One row per configuration: mean and std of test metrics over its seeds/folds."""
+    """One row per configuration: mean and std of test metrics over its seeds/folds.
+
+    A configuration with a failed run is incomplete (``complete`` False): its means cover only
+    the runs that finished, which need not be a fair sample of its folds or seeds (a fold too
+    small for a sampler fails, the others do not). Such rows come after the complete ones and
+    are never marked best.
+    """
     rows = []
     labels = label_runs(runs)
     order = list(dict.fromkeys(labels))
@@ -137,7 +145,12 @@ def leaderboard(runs: Sequence[dict[str, Any]]) -> pd.DataFrame:
         group = [r for r, lab in zip(runs, labels, strict=True) if lab == label]
         ok = [r for r in group if r.get("status") == "ok"]
         failed = [r for r in group if r.get("status") != "ok"]
-        row: dict[str, Any] = {"strategy": label, "runs": len(ok), "failed": len(failed)}
+        row: dict[str, Any] = {
+            "strategy": label,
+            "runs": len(ok),
+            "failed": len(failed),
+            "complete": bool(ok) and not failed,
+        }
         for m in COLUMNS:
             values = [r["test"][m] for r in ok if m in r.get("test", {})]
             values = [v for v in values if v is not None and np.isfinite(v)]
@@ -145,16 +158,25 @@ def leaderboard(runs: Sequence[dict[str, Any]]) -> pd.DataFrame:
             row[f"{m}_std"] = (
                 float(np.std(values, ddof=1)) if len(values) > 1 else 0.0 if values else np.nan
             )
-        row["error"] = failed[0].get("error", "failed") if failed else ""
+        errors = list(dict.fromkeys(r.get("error", "failed") for r in failed))
+        n_other = len(errors) - 1
+        others = f" (and {n_other} other error{'s' * (n_other > 1)})" if n_other else ""
+        row["error"] = errors[0] + others if errors else ""
         rows.append(row)
     df = pd.DataFrame(rows)
-    df = df.sort_values(["f1_mean", "runs"], ascending=False, na_position="last", kind="stable")
+    df = df.sort_values(
+        ["complete", "f1_mean", "runs"], ascending=False, na_position="last", kind="stable"
+    )
     df = df.reset_index(drop=True)
+    done = df[df["complete"]]
     best = {
-        m: df[f"{m}_mean"].min() if m in LOWER_IS_BETTER else df[f"{m}_mean"].max() for m in COLUMNS
+        m: done[f"{m}_mean"].min() if m in LOWER_IS_BETTER else done[f"{m}_mean"].max()
+        for m in COLUMNS
     }
     df["best"] = [
         " ".join(m for m in COLUMNS if np.isfinite(best[m]) and row[f"{m}_mean"] == best[m])
+        if row["complete"]
+        else ""
         for _, row in df.iterrows()
     ]
     return df
@@ -167,6 +189,13 @@ def _cell(row: pd.Series, m: str) -> str:
     return f"{mean:.3f} ± {std:.3f}" if row["runs"] > 1 else f"{mean:.3f}"
 
 
+def _runs_cell(row: pd.Series) -> str:
+    """``3`` or, with failures, ``1 of 5``: finished runs out of all the configuration's runs."""
+    if not row["failed"]:
+        return str(row["runs"])
+    return f"{row['runs']} of {row['runs'] + row['failed']}"
+
+
 def _present(df: pd.DataFrame) -> list[str]:
     return [m for m in COLUMNS if df[f"{m}_mean"].notna().any()]
 
@@ -177,7 +206,9 @@ def to_markdown(df: pd.DataFrame, title: str = "") -> str:
     lines.append(
         "Test metrics, positive class = minority; mean ± std over runs; best in bold "
         "(lowest for ece, the expected calibration error). recall = minority recall, "
-        "recall_majority = majority recall."
+        "recall_majority = majority recall. runs: finished runs; `1 of 5` = 4 failed, an "
+        "incomplete row: its means cover only the finished runs, it comes after the complete "
+        "rows and is never marked best."
     )
     lines.append("")
     lines.append("| strategy | runs | " + " | ".join(metrics) + " | failed |")
@@ -188,7 +219,7 @@ def to_markdown(df: pd.DataFrame, title: str = "") -> str:
         ]
         failed = f"{row['failed']}: {row['error']}" if row["failed"] else ""
         lines.append(
-            f"| {row['strategy']} | {row['runs']} | " + " | ".join(cells) + f" | {failed} |"
+            f"| {row['strategy']} | {_runs_cell(row)} | " + " | ".join(cells) + f" | {failed} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -208,7 +239,8 @@ def print_leaderboard(df: pd.DataFrame, title: str = "", console: Console | None
             for m in metrics
         ]
         failed = f"[red]{row['failed']}: {row['error']}[/]" if row["failed"] else ""
-        table.add_row(row["strategy"], str(row["runs"]), *cells, failed)
+        runs = _runs_cell(row) if row["complete"] else f"[red]{_runs_cell(row)}[/]"
+        table.add_row(row["strategy"], runs, *cells, failed)
     console = console or Console(width=max(Console().width, 150))
     console.print(table)
 

@@ -1,5 +1,12 @@
 """Honest comparison across datasets: validation-based selection, average ranks, Friedman and
-post-hoc tests (autorank), Wilcoxon signed-rank against a baseline (scipy)."""
+post-hoc tests (autorank), Wilcoxon signed-rank against a baseline (scipy).
+
+Only complete results take part: a strategy with a failed (or killed) run on a dataset is
+incomplete there, since its mean covers only the folds or seeds that happened to succeed. It is
+listed as such and left out of the choice on that dataset; the ranks and Friedman/Nemenyi then
+use the datasets on which every strategy is complete (the tests need complete blocks), and
+Wilcoxon each pair's datasets on which both are complete.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +24,27 @@ from rich.console import Console
 from imbalance_lab.errors import ConfigError
 
 
-def _ok(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [r for r in runs if r.get("status") == "ok"]
+def completeness(runs: Sequence[dict[str, Any]], labels: Sequence[str]) -> pd.DataFrame:
+    """Finished and failed runs per dataset and strategy (columns dataset, strategy, runs,
+    failed, complete); complete = at least one run and none failed."""
+    counts: dict[tuple[str, str], list[int]] = {}
+    for r, lab in zip(runs, labels, strict=True):
+        cell = counts.setdefault((str(r.get("dataset") or "?"), lab), [0, 0])
+        cell[r.get("status") != "ok"] += 1
+    df = pd.DataFrame(
+        [(d, s, ok, failed) for (d, s), (ok, failed) in counts.items()],
+        columns=["dataset", "strategy", "runs", "failed"],
+    )
+    df["complete"] = (df["runs"] > 0) & (df["failed"] == 0)
+    return df
+
+
+def _incomplete_lines(cells: pd.DataFrame) -> list[str]:
+    return [
+        f"- {c.strategy} on {c.dataset}: incomplete, {c.runs} of {c.runs + c.failed} runs "
+        f"finished ({c.failed} failed)"
+        for c in cells.itertuples()
+    ]
 
 
 def dataset_table(
@@ -26,7 +52,7 @@ def dataset_table(
 ) -> pd.DataFrame:
     """Mean ``split`` ``metric`` per dataset (rows) and strategy (columns) over seeds/folds."""
     rows = [
-        {"dataset": r.get("dataset", "?"), "strategy": lab, "value": r[split][metric]}
+        {"dataset": str(r.get("dataset") or "?"), "strategy": lab, "value": r[split][metric]}
         for r, lab in zip(runs, labels, strict=True)
         if r.get("status") == "ok" and metric in r.get(split, {})
     ]
@@ -149,35 +175,74 @@ def write_comparison(
     metric: str = "f1",
     console: Console | None = None,
 ) -> dict[str, Path]:
-    """Selection on validation (``selection.md``); with >= 5 datasets also average ranks,
-    Friedman + Nemenyi (``ranks.json``, ``cd_diagram.png``) and Wilcoxon against ``baseline``
-    (``wilcoxon.csv``; default: the strategy without resampling, if present)."""
+    """Selection on validation (``selection.md``); with >= 5 datasets on which every strategy
+    is complete also average ranks, Friedman + Nemenyi (``ranks.json``, ``cd_diagram.png``)
+    and Wilcoxon against ``baseline`` (``wilcoxon.csv``; default: the strategy without
+    resampling, if present). Incomplete strategies (a failed run on a dataset) are listed in
+    ``selection.md`` and ``ranks.json`` and left out of all of them."""
     from imbalance_lab.evaluation.leaderboard import label_runs
     from imbalance_lab.evaluation.plots import save
 
-    ok = _ok(runs)
+    ok = [r for r in runs if r.get("status") == "ok"]
     if not ok or not all("val" in r for r in ok):
         return {}
     console = console or Console()
-    labels = label_runs(ok, exclude=("data", "data.name"))
+    # Failed runs are labelled with the rest, so that they count against their strategy.
+    labels = label_runs(runs, exclude=("data", "data.name"))
+    cells = completeness(runs, labels)
+    incomplete = cells[~cells["complete"]]
+    done = cells[cells["complete"]]
+    complete = set(zip(done["dataset"], done["strategy"], strict=True))
+    kept = [
+        (r, lab)
+        for r, lab in zip(runs, labels, strict=True)
+        if r.get("status") == "ok" and (str(r.get("dataset") or "?"), lab) in complete
+    ]
+    left_out = (
+        "\n\n## Incomplete, left out\n\nSome of their runs failed, so their means cover only "
+        "the runs that finished. They take no part in this choice, the average ranks, "
+        "Friedman/Nemenyi or Wilcoxon; see the leaderboard's failed column.\n\n"
+        + "\n".join(_incomplete_lines(incomplete))
+        + "\n"
+        if len(incomplete)
+        else ""
+    )
     files: dict[str, Path] = {}
     select_on = "pr_auc"  # threshold-free (see select_by_validation)
-    selection = select_by_validation(ok, labels, metric, select_on=select_on)
     files["selection"] = out / "selection.md"
-    files["selection"].write_text(
+    header = (
         f"# Strategy selected on validation {select_on}, per dataset; its test {metric}\n\n"
         "The choice never sees test data; its test score is what choosing this way delivers.\n\n"
-        + selection.to_markdown(index=False, floatfmt=".3f")
-        + "\n"
     )
-    table = dataset_table(ok, labels, metric)
-    if table.shape[0] < 5 or table.shape[1] < 2:
+    if len(incomplete):
+        console.print(
+            f"[red]{len(incomplete)} incomplete (dataset, strategy) left out of selection and "
+            "tests[/]: see selection.md"
+        )
+    if not kept:
+        files["selection"].write_text(header + "No strategy finished all its runs." + left_out)
+        return files
+    kept_runs, kept_labels = [r for r, _ in kept], [lab for _, lab in kept]
+    selection = select_by_validation(kept_runs, kept_labels, metric, select_on=select_on)
+    files["selection"].write_text(
+        header + selection.to_markdown(index=False, floatfmt=".3f") + "\n" + left_out
+    )
+    table = dataset_table(kept_runs, kept_labels, metric)
+    full = table.dropna(axis=0, how="any")  # datasets on which every strategy is complete
+    if full.shape[0] < 5 or table.shape[1] < 2:
+        if table.shape[0] >= 5 and table.shape[1] >= 2:
+            console.print(
+                f"no ranks or tests: every strategy is complete on only {full.shape[0]} of "
+                f"{table.shape[0]} datasets; they need 5"
+            )
         return files
     summary, result = rank_strategies(table)
+    summary["datasets_left_out"] = sorted(set(table.index) - set(full.index))
+    summary["incomplete"] = incomplete[["dataset", "strategy", "runs", "failed"]].to_dict("records")
     baseline = baseline or next((c for c in table.columns if "none" in c), table.columns[0])
     wilcoxon = wilcoxon_vs_baseline(table, baseline)
     files["ranks"] = out / "ranks.json"
-    files["ranks"].write_text(json.dumps(summary, indent=2))
+    files["ranks"].write_text(json.dumps(summary, indent=2, default=int))
     files["wilcoxon"] = out / "wilcoxon.csv"
     wilcoxon.to_csv(files["wilcoxon"], index=False)
     files["cd"] = save(cd_diagram(result), out / "cd_diagram.png")
