@@ -62,7 +62,7 @@ def _raw(kind: str, tmp: Path) -> tuple[list[str], pd.DataFrame | np.ndarray, np
 KINDS = ["mlp", "table", "hgb", "logreg", "cnn"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def trained(tmp_path_factory: pytest.TempPathFactory):
     """``kind -> (run folder, raw rows, labels)``, each kind trained once, on demand."""
     done: dict[str, tuple[Path, object, np.ndarray]] = {}

@@ -88,9 +88,10 @@ class Model:
             return predict_probs(self._net, features)
         return self._estimator.predict_proba(features)[:, 1].astype(np.float32)
 
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Probability of the positive class (class 1, ``classes_[1]``), shape ``(n,)``."""
-        return self._probs(self.transform(X))
+    def predict_proba(self, X: Any, source: str = "the input") -> np.ndarray:
+        """Probability of the positive class (class 1, ``classes_[1]``), shape ``(n,)``.
+        ``source`` names ``X`` in error messages."""
+        return self._probs(self.transform(X, source))
 
     def predict(self, X: Any, threshold: float | None = None) -> np.ndarray:
         """Labels in the training file's own values, shape ``(n,)``: the positive label where
