@@ -119,8 +119,18 @@ class RawSchema:
         df = df.rename(columns=str)
         extra = self.check_columns(list(df.columns), source)
         X = np.empty((len(df), len(self.names)), dtype=np.float32)
+        # Float columns in one block copy (float -> float32 rounds once, as the training path
+        # float -> float64 -> float32 does); the others one by one, as tables.py reads them.
+        floats = [j for j, n in enumerate(self.names)
+                  if n not in self.vocabularies and pd.api.types.is_float_dtype(df[n])]  # fmt: skip
+        if floats:
+            with np.errstate(over="ignore"):
+                X[:, floats] = df[[self.names[j] for j in floats]].to_numpy(np.float32)
         unseen: dict[str, int] = {}
+        done = set(floats)
         for j, name in enumerate(self.names):
+            if j in done:
+                continue
             s = df[name]
             if name in self.vocabularies:
                 X[:, j], n_unseen = self._codes(s, self.vocabularies[name])

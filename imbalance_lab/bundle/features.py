@@ -63,19 +63,19 @@ class FittedFeatures:
 
     def scale(self, num: np.ndarray) -> np.ndarray:
         """Kept numeric columns scaled as scikit-learn does (in place on a float copy)."""
-        num = np.array(num[:, self.keep])
+        num = num[:, self.keep]  # a boolean index copies: the in-place steps below are safe
         if self.scaler == "standard":
             num -= self.offset.astype(num.dtype)
             num /= self.factor.astype(num.dtype)
         elif self.scaler == "minmax":
             num *= self.factor
             num += self.offset
-        return num.astype(np.float32)
+        return num.astype(np.float32, copy=False)
 
     def prepare(self, X: np.ndarray) -> np.ndarray:
         """Imputed, scaled numeric columns, then the category codes: what samplers see."""
         num, codes = self.impute(X)
-        return np.concatenate([self.scale(num), codes], axis=1).astype(np.float32)
+        return np.concatenate([self.scale(num), codes], axis=1).astype(np.float32, copy=False)
 
     def encode(self, X: np.ndarray) -> np.ndarray:
         """Prepared rows with their code columns one-hot encoded: what the network sees."""
