@@ -22,6 +22,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from threadpoolctl import threadpool_limits
 
+from imbalance_lab.bundle.save import save_model
 from imbalance_lab.data import ImbalanceDataModule
 from imbalance_lab.data.resampling import describe_sampler
 from imbalance_lab.errors import ConfigError
@@ -103,6 +104,7 @@ class Fitted:
     best_epoch: int | None = None
     pos_weight: float | None = None
     trainer: L.Trainer | None = None
+    model: Any = None  # the network or estimator itself, for the model bundle
 
 
 def resolve_threads(setting: int | str | None) -> int:
@@ -192,6 +194,7 @@ def fit_network(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
         best_epoch=best_epoch,
         pos_weight=_as_float(getattr(loss, "pos_weight", None)),
         trainer=trainer,
+        model=model.net,
     )
 
 
@@ -204,6 +207,7 @@ def fit_estimator(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
     return Fitted(
         predict=lambda X: estimator.predict_proba(X)[:, 1].astype(np.float32),
         train_seconds=time.perf_counter() - start,
+        model=estimator,
     )
 
 
@@ -277,4 +281,5 @@ def run(cfg: DictConfig) -> dict[str, Any] | None:
             log_to_tensorboard(trainer, figures, results, cfg.seed)
         for fig in figures.values():
             plt.close(fig)
+    save_model(Path(cfg.paths.output_dir), cfg, dm, fitted.model, results)
     return results

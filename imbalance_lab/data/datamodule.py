@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
 
+from imbalance_lab.bundle.columns import RawSchema
 from imbalance_lab.data.cache import cached_resample
 from imbalance_lab.data.features import FeatureTransform
 from imbalance_lab.data.resampling import (
@@ -275,6 +276,9 @@ class ImbalanceDataModule(L.LightningDataModule):
         self.n_dropped_features = 0
         self.name = ""
         self.image_shape: tuple[int, ...] | None = None
+        # The raw columns and the fitted features, kept so a model bundle can be written.
+        self.schema: RawSchema | None = None
+        self.features: FeatureTransform | None = None
         # The training batches and, on resume, the generator state they continue from.
         self._train_batches: TensorBatches | None = None
         self._train_generator_state: torch.Tensor | None = None
@@ -308,6 +312,7 @@ class ImbalanceDataModule(L.LightningDataModule):
             data.impute,
             drop_constant=data.image_shape is None,  # an image keeps every pixel
         )
+        self.schema, self.features = RawSchema.of(data), features
         self.n_dropped_features = features.n_dropped
         if self.n_dropped_features:
             log.info("dropped %d features constant in the train split", self.n_dropped_features)

@@ -1,5 +1,7 @@
 """Features fitted on the training split: impute, scale, category codes for the samplers,
-one-hot columns for the network."""
+one-hot columns for the network. scikit-learn fits them; their fitted values are kept as plain
+arrays (:class:`~imbalance_lab.bundle.features.FittedFeatures`), which apply them here and in a
+model bundle alike."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import numpy as np
 from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
 
+from imbalance_lab.bundle.features import FittedFeatures
 from imbalance_lab.errors import ConfigError
 
 
@@ -36,6 +39,7 @@ def fit_scaler(
         return (scaler.transform(X) if scaler is not None else X).astype(np.float32)
 
     transform.n_dropped = int((~keep).sum())  # type: ignore[attr-defined]
+    transform.keep, transform.scaler = keep, scaler  # type: ignore[attr-defined]
     return transform
 
 
@@ -64,7 +68,10 @@ class FeatureTransform:
                 if getattr(self, part):
                     imputer = SimpleImputer(strategy=strategy, keep_empty_features=True)
                     self.imputers[part] = imputer.fit(X_train[:, getattr(self, part)])
-        num, codes = self._impute(X_train)
+        parts = {"num": X_train[:, self.num], "cat": X_train[:, self.cat]}
+        for part, imputer in self.imputers.items():
+            parts[part] = imputer.transform(parts[part])
+        num, codes = parts["num"], parts["cat"]
         self.scale = (
             fit_scaler(num, scaler, drop_constant, required=not self.cat) if self.num else None
         )
@@ -78,23 +85,34 @@ class FeatureTransform:
             self.encoder = OneHotEncoder(
                 handle_unknown="ignore", sparse_output=False, dtype=np.float32
             ).fit(codes)
+        self.fitted = self._fitted()
 
-    def _impute(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        parts = {"num": X[:, self.num], "cat": X[:, self.cat]}
-        for part, imputer in self.imputers.items():
-            parts[part] = imputer.transform(parts[part])
-        return parts["num"], parts["cat"]
+    def _fitted(self) -> FittedFeatures:
+        """The fitted values as plain arrays (what prepare/encode and a model bundle apply)."""
+        fill = {part: imputer.statistics_ for part, imputer in self.imputers.items()}
+        scaler = getattr(self.scale, "scaler", None)
+        kind, offset, factor = "none", None, None
+        if isinstance(scaler, StandardScaler):
+            kind, offset, factor = "standard", scaler.mean_, scaler.scale_
+        elif isinstance(scaler, MinMaxScaler):
+            kind, offset, factor = "minmax", scaler.min_, scaler.scale_
+        return FittedFeatures(
+            num=self.num,
+            cat=self.cat,
+            fill_num=fill.get("num"),
+            fill_cat=fill.get("cat"),
+            keep=self.scale.keep if self.scale else np.zeros(0, bool),  # type: ignore[attr-defined]
+            scaler=kind,
+            offset=offset,
+            factor=factor,
+            categories=list(self.encoder.categories_) if self.encoder is not None else [],
+        )
 
     def prepare(self, X: np.ndarray) -> np.ndarray:
-        num, codes = self._impute(X)
-        num = self.scale(num) if self.scale else num
-        return np.concatenate([num, codes], axis=1).astype(np.float32)
+        return self.fitted.prepare(X)
 
     def encode(self, X: np.ndarray) -> np.ndarray:
-        if self.encoder is None:
-            return X
-        n_num = X.shape[1] - len(self.cat)
-        return np.concatenate([X[:, :n_num], self.encoder.transform(X[:, n_num:])], axis=1)
+        return self.fitted.encode(X)
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
-        return self.encode(self.prepare(X))
+        return self.fitted(X)

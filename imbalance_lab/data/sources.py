@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -29,6 +30,10 @@ class TabularData:
     always take their most frequent code).
     ``image_shape``: ``(C, H, W)`` when each row is a flattened image; the DataModule then keeps
     every column (a pixel constant in train still has a place in the image).
+    ``target``, ``labels``, ``vocabularies``, ``dtypes``: what a user's table looked like (its
+    label column, the original labels of class 0 and 1, each categorical column's categories
+    in code order, each feature column's dtype), so a model bundle can read new rows the same
+    way.
     """
 
     X: np.ndarray
@@ -38,6 +43,10 @@ class TabularData:
     categorical: list[int] = field(default_factory=list)
     impute: str | None = None
     image_shape: tuple[int, ...] | None = None
+    target: str | None = None
+    labels: tuple[Any, Any] = (0, 1)
+    vocabularies: dict[str, list[str]] = field(default_factory=dict)
+    dtypes: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.X = np.asarray(self.X, dtype=np.float32)

@@ -83,7 +83,16 @@ def _check_names(names: Sequence[str], setting: str, columns: list[str], path: A
     )
 
 
-def _labels(col: pd.Series, positive_label: Any, target: str, path: Any) -> np.ndarray:
+def _plain(value: Any) -> Any:
+    """A label as a JSON value (numpy scalars as Python ones)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _labels(
+    col: pd.Series, positive_label: Any, target: str, path: Any
+) -> tuple[np.ndarray, tuple[Any, Any]]:
+    """Labels 0/1 and the original labels of class 0 and 1 (class 0: ``None`` when it stands
+    for several classes, the rest against ``positive_label``)."""
     if col.isna().any():
         raise ConfigError(
             f"data.target={target} is missing in {int(col.isna().sum())} rows of {path}; "
@@ -130,7 +139,9 @@ def _labels(col: pd.Series, positive_label: Any, target: str, path: Any) -> np.n
             len(mask),
         )
     log.info("data.target=%s: class 1 = %r (%d rows), class 0 = the rest", target, positive, n_pos)
-    return mask.astype(np.int64)
+    rest = col[~mask].unique()
+    labels = (_plain(rest[0]) if len(rest) == 1 else None, _plain(col[mask].iloc[0]))
+    return mask.astype(np.int64), labels
 
 
 def _is_categorical_dtype(s: pd.Series) -> bool:
@@ -176,8 +187,9 @@ def _split_kinds(
     return cats, numeric
 
 
-def _codes(s: pd.Series, name: str) -> np.ndarray:
-    """Integer codes (as float, NaN where missing) of a column's categories, sorted as text."""
+def _codes(s: pd.Series, name: str) -> tuple[np.ndarray, list[str]]:
+    """Integer codes (as float, NaN where missing) of a column's categories, sorted as text,
+    and those categories (code i = category i)."""
     text = s.astype("object").where(s.notna(), None).map(lambda v: v if v is None else str(v))
     cat = pd.Categorical(text)
     if len(cat.categories) > _MANY_LEVELS:
@@ -188,7 +200,7 @@ def _codes(s: pd.Series, name: str) -> np.ndarray:
         )
     codes = cat.codes.astype(np.float64)
     codes[codes < 0] = np.nan
-    return codes
+    return codes, [str(c) for c in cat.categories]
 
 
 def load_table(
@@ -227,7 +239,7 @@ def load_table(
         raise ConfigError(
             f"data.target={target} is also in data.drop or data.categorical; remove it there."
         )
-    y = _labels(df[target], positive_label, target, path)
+    y, labels = _labels(df[target], positive_label, target, path)
     features = df.drop(columns=[target, *drop])
     if features.shape[1] == 0:
         raise ConfigError(f"{path} has no feature columns left besides data.target and data.drop.")
@@ -240,9 +252,13 @@ def load_table(
     cats, numeric = _split_kinds(features, cat_names, path)
     names = list(features.columns)
     X = np.empty((len(features), len(names)), dtype=np.float32)
+    vocabularies = {}
     with np.errstate(over="ignore"):  # numbers beyond float32 become inf, reported below
         for j, c in enumerate(names):
-            X[:, j] = _codes(features[c], c) if c in cats else numeric[c].to_numpy(na_value=np.nan)
+            if c in cats:
+                X[:, j], vocabularies[c] = _codes(features[c], c)
+            else:
+                X[:, j] = numeric[c].to_numpy(na_value=np.nan)
     inf = np.isinf(X).sum(axis=0)
     if inf.any():
         bad = [f"{names[j]} ({inf[j]})" for j in np.flatnonzero(inf)]
@@ -266,4 +282,15 @@ def load_table(
         len(names) - len(cat_idx),
         len(cat_idx),
     )
-    return TabularData(X, y, table_name(file, name), names, cat_idx, impute)
+    return TabularData(
+        X,
+        y,
+        table_name(file, name),
+        names,
+        cat_idx,
+        impute,
+        target=target,
+        labels=labels,
+        vocabularies=vocabularies,
+        dtypes={c: str(features[c].dtype) for c in names},
+    )

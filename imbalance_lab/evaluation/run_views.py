@@ -10,23 +10,9 @@ import lightning as L
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from torch import nn
 
 from imbalance_lab.evaluation import diagnostics, plots
-
-
-@torch.no_grad()
-def predict_probs(net: nn.Module, X: np.ndarray, batch_size: int = 65536) -> np.ndarray:
-    """Probabilities of class 1 for ``X``, in eval mode, on the network's device."""
-    was_training = net.training
-    net.eval()
-    device = next(net.parameters()).device
-    out = [
-        torch.sigmoid(net(torch.from_numpy(X[i : i + batch_size]).to(device))).float().cpu()
-        for i in range(0, len(X), batch_size)
-    ]
-    net.train(was_training)
-    return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.float32)
+from imbalance_lab.models.networks import predict_probs  # noqa: F401  (re-exported)
 
 
 def pr_curve(probs: np.ndarray, target: np.ndarray, max_points: int = 200) -> dict[str, list]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -107,3 +108,17 @@ class CNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.reshape(x.shape[0], *self.input_shape)
         return self.head(self.features(x)).squeeze(-1)
+
+
+@torch.no_grad()
+def predict_probs(net: nn.Module, X: np.ndarray, batch_size: int = 65536) -> np.ndarray:
+    """Probabilities of class 1 for ``X``, in eval mode, on the network's device."""
+    was_training = net.training
+    net.eval()
+    device = next(net.parameters()).device
+    out = [
+        torch.sigmoid(net(torch.from_numpy(X[i : i + batch_size]).to(device))).float().cpu()
+        for i in range(0, len(X), batch_size)
+    ]
+    net.train(was_training)
+    return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.float32)
