@@ -178,7 +178,7 @@ def test_job_killed_from_outside_fails_alone_and_the_sweep_ends(tmp_path: Path) 
     rows.pop("strategy")  # the header
     assert set(rows) == {"trainer.max_epochs=1", "trainer.max_epochs=400"}, board.read_text()
     assert "| trainer.max_epochs=1 | 1 |" in rows["trainer.max_epochs=1"]
-    assert "| trainer.max_epochs=400 | 0 |" in rows["trainer.max_epochs=400"]
+    assert "| trainer.max_epochs=400 | 0 of 1 |" in rows["trainer.max_epochs=400"]
     assert "killed" in rows["trainer.max_epochs=400"]
     killed_record = json.loads((sweep / "1" / "metrics.json").read_text())
     assert killed_record["status"] == "failed" and "killed" in killed_record["error"]
