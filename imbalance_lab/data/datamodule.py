@@ -14,7 +14,7 @@ import torch
 from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
 
 from imbalance_lab.data.cache import cached_resample
-from imbalance_lab.data.features import FeatureTransform
+from imbalance_lab.data.features import SCALERS, FeatureTransform
 from imbalance_lab.data.resampling import (
     adapt_sampler,
     check_category_codes,
@@ -144,15 +144,51 @@ def _check_finite(data: TabularData) -> None:
         )
 
 
+def _whole(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def check_split_settings(
+    val_size: float,
+    test_size: float,
+    folds: int | None = None,
+    fold: int = 0,
+    repeat: int = 0,
+) -> None:
+    """Refuse split settings no data can satisfy, naming the setting; with ``folds`` the test
+    share is ``1 / folds``, so the folds are checked first and ``test_size`` is not used."""
+    if folds is not None:
+        if not _whole(folds) or folds < 2:
+            raise ConfigError(
+                f"data.folds={folds} must be a whole number >= 2 (or null for a plain "
+                "train/val/test split); set data.folds=5, say."
+            )
+        if not _whole(fold) or not 0 <= fold < folds:
+            raise ConfigError(
+                f"data.fold={fold} must be one of 0..{folds - 1} (data.folds={folds})."
+            )
+        if not _whole(repeat) or repeat < 0:
+            raise ConfigError(f"data.repeat={repeat} must be a whole number >= 0.")
+        if not (0 < val_size < 1 - 1 / folds):
+            raise ConfigError(
+                f"data.val_size={val_size} must lie in (0, {1 - 1 / folds:g}): the test fold "
+                f"takes 1/{folds} of the rows (data.folds={folds})."
+            )
+        return
+    for name, value in (("val_size", val_size), ("test_size", test_size)):
+        if not isinstance(value, (int, float)) or not 0 < value < 1:
+            raise ConfigError(f"data.{name}={value} must lie in (0, 1), a fraction of all rows.")
+    if val_size + test_size >= 1:
+        raise ConfigError(
+            f"data.val_size={val_size} and data.test_size={test_size} must sum to below 1 "
+            "(train gets the rest); lower one of them."
+        )
+
+
 def _test_fold(
     y: np.ndarray, folds: int, fold: int, repeat: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Indices (rest, test) of fold ``fold`` of repetition ``repeat`` of a stratified k-fold."""
-    if folds < 2 or not 0 <= fold < folds or repeat < 0:
-        raise ConfigError(
-            f"data.folds={folds}, data.fold={fold}, data.repeat={repeat}: need folds >= 2, "
-            "0 <= fold < folds and repeat >= 0."
-        )
     if int((y == 1).sum()) < folds:
         raise ConfigError(
             f"the data holds {int((y == 1).sum())} positive rows, fewer than data.folds={folds}; "
@@ -178,13 +214,9 @@ def split_data(
     With ``folds``, test is fold ``fold`` of a stratified k-fold (repetition ``repeat``, both
     seeded), and the rest is split again into train and val; ``test_size`` is then unused.
     """
-    if folds:
+    check_split_settings(val_size, test_size, folds, fold, repeat)
+    if folds is not None:
         test_size = 1 / folds
-    if not (0 < val_size < 1 and 0 < test_size < 1 and val_size + test_size < 1):
-        raise ConfigError(
-            f"data.val_size={val_size} and data.test_size={test_size} must be in (0, 1) "
-            "with a sum below 1."
-        )
     n_pos = int((y == 1).sum())
     # Each split needs a positive row, train at least two (a sampler needs pairs).
     need = {
@@ -200,7 +232,7 @@ def split_data(
             + ", ".join(f"{k} needs >= {v} positives in all" for k, v in short.items())
             + ". Use larger data.val_size/data.test_size or more data."
         )
-    if folds:
+    if folds is not None:
         rest, test = _test_fold(y, folds, fold, repeat, seed)
         X_rest, X_test, y_rest, y_test = X[rest], X[test], y[rest], y[test]
     else:
@@ -246,6 +278,11 @@ class ImbalanceDataModule(L.LightningDataModule):
         on_device: bool | str = "auto",
     ) -> None:
         super().__init__()
+        check_split_settings(val_size, test_size, folds, fold, repeat)
+        if not _whole(batch_size) or batch_size < 1:
+            raise ConfigError(f"data.batch_size={batch_size!r} must be a whole number >= 1.")
+        if scaler not in SCALERS:
+            raise ConfigError(f"data.scaler={scaler!r} is unknown; use standard, minmax or none.")
         self.source = source
         self.sampler = sampler
         self.val_size, self.test_size = val_size, test_size
