@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +139,9 @@ def _check_trainer(cfg: DictConfig) -> None:
     )
     cublas = os.environ.get("CUBLAS_WORKSPACE_CONFIG")
     try:
-        build_trainer(cfg, build_callbacks(cfg))
+        with warnings.catch_warnings():  # the run's own Trainer repeats them
+            warnings.simplefilter("ignore")
+            build_trainer(cfg, build_callbacks(cfg))
     finally:
         torch.use_deterministic_algorithms(flags[0], warn_only=flags[1])
         torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = flags[2:]
