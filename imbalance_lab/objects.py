@@ -39,7 +39,7 @@ def named_key(message: str, params: Mapping[str, Any]) -> str | None:
     """The key of ``params`` that a library's ``message`` is about: the first named in quotes
     or backticks, else as a whole word, else by an alias or by its value (``gpu``)."""
     keys = sorted((str(k) for k in params if not str(k).startswith("_")), key=len, reverse=True)
-    for pattern in (r"['`\"]{}['`\"=(]", r"\b{}\b"):
+    for pattern in (r"\b{}=", r"['`\"]{}['`\"(]", r"\b{}\b"):
         for key in keys:
             if re.search(pattern.format(re.escape(key)), message):
                 return key
@@ -52,6 +52,16 @@ def named_key(message: str, params: Mapping[str, Any]) -> str | None:
         if isinstance(value, str) and len(value) > 1 and value.lower() in lowered:
             return key
     return None
+
+
+def _overridden(setting: str) -> list[str]:
+    """This run's command-line overrides of the keys under ``setting``, e.g. ``trainer.x=1``."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return []
+    task = [o.lstrip("+~") for o in HydraConfig.get().overrides.task]
+    return [o for o in task if o.startswith(f"{setting}.")]
 
 
 def setting_error(err: BaseException, setting: str, params: Mapping[str, Any]) -> ConfigError:
@@ -71,7 +81,10 @@ def setting_error(err: BaseException, setting: str, params: Mapping[str, Any]) -
         )
     key = named_key(message, params)
     if key is None:
-        return ConfigError(f"{setting} was refused by {owner}: {message}. Change {setting}.")
+        # The library names no setting (a missing package, say): the user's own overrides of
+        # this group are the suspects.
+        mine = ", ".join(_overridden(setting)) or setting
+        return ConfigError(f"{setting} was refused by {owner}: {message}. Check {mine}.")
     return ConfigError(
         f"{setting}.{key}={params[key]} was refused by {owner}: {message}. Change {setting}.{key}."
     )

@@ -198,9 +198,29 @@ def _check_neighbours(sampler: Any, n_minority: int) -> None:
                 )
 
 
+def _check_sampling_strategy(sampler: Any, y: np.ndarray) -> None:
+    """imblearn's own check of each step's ``sampling_strategy`` against the training labels
+    (a ratio, or per-class counts: ``{0: 100000}`` asks an under-sampler for more rows than
+    there are), raised before the sampler runs, naming the setting."""
+    from imblearn.utils import check_sampling_strategy
+
+    for setting, step in _steps(sampler):
+        kind = getattr(step, "_sampling_type", "bypass")
+        strategy = getattr(step, "sampling_strategy", None)
+        if kind == "bypass" or strategy is None:
+            continue
+        try:
+            check_sampling_strategy(strategy, y, kind)
+        except ValueError as err:
+            raise ConfigError(
+                f"{type(step).__name__}: {err} Change {setting}.sampling_strategy."
+            ) from err
+
+
 def resample(sampler: Any, X: np.ndarray, y: np.ndarray) -> ResampleResult:
     """Run ``sampler.fit_resample`` on training data, translating imblearn's failures."""
     n_minority = int((y == 1).sum())
+    _check_sampling_strategy(sampler, y)
     _check_neighbours(sampler, n_minority)
     cls = type(sampler).__name__
     start = time.perf_counter()

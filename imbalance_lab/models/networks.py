@@ -68,8 +68,8 @@ class CNN(nn.Module):
         if input_shape is None:
             raise ConfigError(
                 "model=cnn needs the image shape of the data, data.image_shape (C, H, W), and this "
-                "data config has none: use an image dataset (data=digits), set "
-                "data.image_shape=[C,H,W], or choose model=mlp."
+                "data config has none: use an image dataset (data=digits), add "
+                "+data.image_shape=[C,H,W], or choose model=mlp."
             )
         shape = tuple(int(d) for d in input_shape)
         if len(shape) == 2:
