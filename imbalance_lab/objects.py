@@ -8,6 +8,7 @@ turned into a ``ConfigError`` that names the setting to change, with the library
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -61,7 +62,21 @@ def _overridden(setting: str) -> list[str]:
     if not HydraConfig.initialized():
         return []
     task = [o.lstrip("+~") for o in HydraConfig.get().overrides.task]
-    return [o for o in task if o.startswith(f"{setting}.")]
+    # The last override of a key is the one in force.
+    last = {o.split("=", 1)[0]: o for o in task if o.startswith(f"{setting}.")}
+    return list(last.values())
+
+
+def _arguments(target: str) -> list[str]:
+    """The keyword arguments that the callable at dotted path ``target`` accepts."""
+    from hydra.utils import get_object
+
+    try:
+        params = inspect.signature(get_object(target)).parameters.values()
+    except (ImportError, ValueError, TypeError, AttributeError):
+        return []
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return [p.name for p in params if p.kind in kinds and p.name != "self"]
 
 
 def setting_error(err: BaseException, setting: str, params: Mapping[str, Any]) -> ConfigError:
@@ -74,10 +89,10 @@ def setting_error(err: BaseException, setting: str, params: Mapping[str, Any]) -
     owner = str(params.get("_target_", "")).rsplit(".", 1)[-1] or type(cause).__module__
     unknown = re.search(r"unexpected keyword argument '(\w+)'", message)
     if unknown:
-        known = ", ".join(str(k) for k in params if not str(k).startswith("_"))
+        accepted = _arguments(str(params.get("_target_", "")))
+        listed = f" ({owner} takes: {', '.join(accepted)})" if accepted else ""
         return ConfigError(
-            f"{setting}.{unknown.group(1)} is not a setting of {owner}; remove it "
-            f"(its settings here: {known or 'none'})."
+            f"{setting}.{unknown.group(1)} is not a setting of {owner}; remove it{listed}."
         )
     key = named_key(message, params)
     if key is None:

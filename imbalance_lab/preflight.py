@@ -10,6 +10,8 @@ monitored metric) is checked by hand.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import os
 import warnings
@@ -44,6 +46,7 @@ def preflight(cfg: DictConfig) -> None:
     ``ConfigError`` naming the first bad one. Builds and discards the objects it checks."""
     _check_run(cfg)
     dm = build_datamodule(cfg)  # split and batch settings, the sampler; nothing is read yet
+    _check_source(dm.source)
     check_sampler(dm.sampler)
     _check_threshold(cfg.threshold)
     if "estimator" in cfg.model:
@@ -80,6 +83,18 @@ def check_sampler(sampler: Any) -> None:
     """A sampler's parameters, nested samplers included, by imblearn's own constraints."""
     if sampler is not None:
         check_parameters(sampler, "sampler")
+
+
+def _check_source(source: Any) -> None:
+    """The data source's arguments against its signature; the source checks their values
+    itself when called, before it reads anything."""
+    if not isinstance(source, functools.partial):
+        return
+    try:
+        inspect.signature(source.func).bind_partial(*source.args, **source.keywords)
+    except TypeError as err:
+        owner = {"_target_": f"{source.func.__module__}.{source.func.__qualname__}"}
+        raise setting_error(err, "data.source", {**owner, **source.keywords}) from err
 
 
 def _check_run(cfg: DictConfig) -> None:

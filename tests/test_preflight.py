@@ -137,6 +137,7 @@ PREFLIGHT_CASES = [
     ("sampler=smote_tomek", "sampler.smote.k_neighbors=-1", "sampler.smote.k_neighbors=-1"),
     ("sampler=enn", "sampler.kind_sel=any", "sampler.kind_sel"),
     ("sampler=tomek", "sampler.sampling_strategy=minority", "sampler.sampling_strategy"),
+    ("+data.source.rows=10", "data.source.rows"),
     ("threads=0", "threads=0"),
     ("ckpt_path=/nowhere/last.ckpt", "ckpt_path"),
 ]
