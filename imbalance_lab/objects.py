@@ -21,8 +21,8 @@ from omegaconf import DictConfig, OmegaConf
 from imbalance_lab.data import ImbalanceDataModule
 from imbalance_lab.errors import ConfigError
 
-# Words a library uses for a setting whose name it does not spell out.
-_ALIASES = {"learning rate": "lr", "weight_decay value": "weight_decay", "gpu": "accelerator"}
+# Words a library uses for a setting whose name it does not spell out (torch's optimizers).
+_ALIASES = {"learning rate": "lr"}
 
 
 def root_cause(err: BaseException) -> BaseException:
@@ -192,6 +192,6 @@ def build_trainer(cfg: DictConfig, callbacks: list[L.Callback]) -> L.Trainer:
         )
     except InstantiationException as err:
         error = setting_error(err, "trainer", settings)
-        if "trainer.accelerator" in str(error) and "gpu" in str(settings.get("accelerator")):
+        if "trainer.accelerator" in str(error) and settings.get("accelerator") in ("gpu", "cuda"):
             error = ConfigError(f"{error} On a machine without a GPU use trainer=cpu.")
         raise error from err
