@@ -90,7 +90,8 @@ def setting_error(err: BaseException, setting: str, params: Mapping[str, Any]) -
     unknown = re.search(r"unexpected keyword argument '(\w+)'", message)
     if unknown:
         accepted = _arguments(str(params.get("_target_", "")))
-        listed = f" ({owner} takes: {', '.join(accepted)})" if accepted else ""
+        shown = ", ".join(accepted[:12]) + (", ..." if len(accepted) > 12 else "")
+        listed = f" ({owner} takes: {shown})" if accepted else ""
         return ConfigError(
             f"{setting}.{unknown.group(1)} is not a setting of {owner}; remove it{listed}."
         )
