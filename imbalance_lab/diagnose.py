@@ -31,7 +31,7 @@ from imbalance_lab.evaluation.diagnostics import (
     minority_typology,
     typology_pca_figure,
 )
-from imbalance_lab.pipeline import build_datamodule
+from imbalance_lab.objects import build_datamodule
 from imbalance_lab.records import hydra_info
 from imbalance_lab.train import CONF_DIR
 

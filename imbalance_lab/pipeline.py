@@ -17,8 +17,6 @@ import lightning as L
 import numpy as np
 import torch
 from hydra.core.hydra_config import HydraConfig
-from hydra.errors import InstantiationException
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from threadpoolctl import threadpool_limits
 
@@ -38,6 +36,14 @@ from imbalance_lab.evaluation.run_views import (
 )
 from imbalance_lab.evaluation.threshold import ThresholdChoice, tune_threshold
 from imbalance_lab.models.module import ImbalanceClassifier
+from imbalance_lab.objects import (
+    build,
+    build_callbacks,
+    build_datamodule,
+    build_trainer,
+    trainer_settings,
+)
+from imbalance_lab.preflight import preflight
 from imbalance_lab.records import hydra_info, run_labels
 from imbalance_lab.resume import run_settings
 
@@ -52,31 +58,9 @@ def _as_float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def build_datamodule(cfg: DictConfig, resample: bool = True) -> ImbalanceDataModule:
-    """The DataModule of a config: source and sampler objects instantiated by Hydra
-    (``resample=False``: the same splits without the sampler)."""
-    return ImbalanceDataModule(
-        source=instantiate(cfg.data.source, _partial_=True),
-        sampler=instantiate(cfg.sampler) if resample else None,
-        val_size=cfg.data.val_size,
-        test_size=cfg.data.test_size,
-        batch_size=cfg.data.batch_size,
-        scaler=cfg.data.scaler,
-        seed=cfg.seed,
-        batch_sampling=cfg.data.batch_sampling,
-        folds=cfg.data.folds,
-        fold=cfg.data.fold,
-        repeat=cfg.data.repeat,
-        cache_dir=cfg.data.get("cache_dir"),
-        batches_per_fetch=cfg.data.get("batches_per_fetch", 1),
-        on_device=cfg.data.get("on_device", "auto"),
-    )
-
-
 def _callbacks(cfg: DictConfig) -> list[L.Callback]:
-    if not cfg.callbacks.get("monitor"):
-        return []
-    return [instantiate(v) for v in cfg.callbacks.values() if isinstance(v, DictConfig)]
+    # A seam of its own: tests hand the trainer their own callbacks here.
+    return build_callbacks(cfg)
 
 
 def _choose_threshold(cfg: DictConfig, probs: np.ndarray, target: np.ndarray) -> ThresholdChoice:
@@ -131,50 +115,28 @@ def resolve_threads(setting: int | str | None) -> int:
 
 def fit_network(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
     """Lightning fit of ``cfg.model.net``; returns the best checkpoint's weights."""
-    loss = instantiate(cfg.loss)
+    loss = build(cfg.loss, "loss")
     if hasattr(loss, "fit_counts"):  # pos_weight: auto -> n_neg / n_pos the model trains on
         if dm.batch_sampling == "balanced":  # batches are already ~1:1; weighting again doubles
             loss.fit_counts(1, 1)
         else:
             loss.fit_counts(dm.counts["train"]["0"], dm.counts["train"]["1"])
-    try:
-        net = instantiate(cfg.model.net, in_features=dm.n_features)
-    except InstantiationException as err:  # surface our own message, not Hydra's wrapper
-        if isinstance(err.__cause__, ConfigError):
-            raise err.__cause__ from None
-        raise
+    net = build(cfg.model.net, "model.net", in_features=dm.n_features)
     # The module steps its optimizer itself (several batches per fetch), so the trainer's
     # gradient clipping is done there; gradient accumulation has no equivalent.
-    trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
-    if (trainer_cfg.pop("accumulate_grad_batches", None) or 1) != 1:
-        raise ConfigError(
-            "trainer.accumulate_grad_batches is not supported: the model steps its optimizer "
-            "once per batch. Raise data.batch_size instead."
-        )
+    _, clipping = trainer_settings(cfg)
     model = ImbalanceClassifier(
         net,
         loss,
-        optimizer=instantiate(cfg.model.optimizer),
-        gradient_clip_val=trainer_cfg.pop("gradient_clip_val", None),
-        gradient_clip_algorithm=trainer_cfg.pop("gradient_clip_algorithm", None) or "norm",
+        optimizer=build(cfg.model.optimizer, "model.optimizer"),
+        **clipping,
         run_info={
             "settings": run_settings(cfg),
             "choices": hydra_info()["choices"],
             "overrides": [o for o in hydra_info()["overrides"] if not o.startswith("ckpt_path=")],
         },
     )
-
-    loggers = [instantiate(v) for v in cfg.get("logger", {}).values()]
-    callbacks = _callbacks(cfg)
-    trainer: L.Trainer = instantiate(
-        trainer_cfg,
-        callbacks=callbacks,
-        logger=loggers or False,
-        # Without a checkpoint callback of ours, Lightning would add one saving the last epoch.
-        enable_checkpointing=any(
-            isinstance(c, L.pytorch.callbacks.ModelCheckpoint) for c in callbacks
-        ),
-    )
+    trainer = build_trainer(cfg, _callbacks(cfg))
     start = time.perf_counter()
     trainer.fit(model, datamodule=dm, ckpt_path=cfg.get("ckpt_path"))
     seconds = time.perf_counter() - start
@@ -200,7 +162,7 @@ def fit_network(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
 
 def fit_estimator(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
     """A scikit-learn reference (``model=hgb`` / ``model=logreg``) on the same resampled split."""
-    estimator = instantiate(cfg.model.estimator)
+    estimator = build(cfg.model.estimator, "model.estimator")
     X, y = dm.splits["train"]
     start = time.perf_counter()
     estimator.fit(X, y)
@@ -214,6 +176,7 @@ def fit_estimator(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
 def run(cfg: DictConfig) -> dict[str, Any] | None:
     """Train and evaluate one configuration; returns what goes into metrics.json (None on the
     non-zero ranks of a distributed run)."""
+    preflight(cfg)  # every setting checked before the data is loaded or resampled
     threads = resolve_threads(cfg.get("threads"))
     torch.set_num_threads(threads)
     threadpool_limits(threads)  # numpy/scipy BLAS used by the samplers

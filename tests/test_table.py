@@ -261,7 +261,7 @@ def test_target_column_missing_lists_columns(tmp_path: Path) -> None:
 
 
 def test_unknown_drop_column(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"data\.drop names idx.*Available columns"):
+    with pytest.raises(ConfigError, match=r"data\.drop names idx.*Columns found"):
         _bad(tmp_path, transactions(), drop=["idx"])
 
 

@@ -3,7 +3,6 @@ categories -> batches."""
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -11,17 +10,17 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
 
 from imbalance_lab.bundle.columns import RawSchema
 from imbalance_lab.data.cache import cached_resample
-from imbalance_lab.data.features import FeatureTransform
+from imbalance_lab.data.features import SCALERS, FeatureTransform
 from imbalance_lab.data.resampling import (
     adapt_sampler,
     check_category_codes,
     class_counts,
 )
 from imbalance_lab.data.sources import TabularData
+from imbalance_lab.data.splits import check_split_settings, is_whole, split_data
 from imbalance_lab.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -145,81 +144,6 @@ def _check_finite(data: TabularData) -> None:
         )
 
 
-def _test_fold(
-    y: np.ndarray, folds: int, fold: int, repeat: int, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (rest, test) of fold ``fold`` of repetition ``repeat`` of a stratified k-fold."""
-    if folds < 2 or not 0 <= fold < folds or repeat < 0:
-        raise ConfigError(
-            f"data.folds={folds}, data.fold={fold}, data.repeat={repeat}: need folds >= 2, "
-            "0 <= fold < folds and repeat >= 0."
-        )
-    if int((y == 1).sum()) < folds:
-        raise ConfigError(
-            f"the data holds {int((y == 1).sum())} positive rows, fewer than data.folds={folds}; "
-            "lower data.folds."
-        )
-    cv = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeat + 1, random_state=seed)
-    rest, test = next(itertools.islice(cv.split(np.zeros(len(y)), y), repeat * folds + fold, None))
-    return rest, test
-
-
-def split_data(
-    X: np.ndarray,
-    y: np.ndarray,
-    val_size: float,
-    test_size: float,
-    seed: int,
-    folds: int | None = None,
-    fold: int = 0,
-    repeat: int = 0,
-) -> tuple[Split, Split, Split]:
-    """Stratified train/val/test split; every split must hold both classes.
-
-    With ``folds``, test is fold ``fold`` of a stratified k-fold (repetition ``repeat``, both
-    seeded), and the rest is split again into train and val; ``test_size`` is then unused.
-    """
-    if folds:
-        test_size = 1 / folds
-    if not (0 < val_size < 1 and 0 < test_size < 1 and val_size + test_size < 1):
-        raise ConfigError(
-            f"data.val_size={val_size} and data.test_size={test_size} must be in (0, 1) "
-            "with a sum below 1."
-        )
-    n_pos = int((y == 1).sum())
-    # Each split needs a positive row, train at least two (a sampler needs pairs).
-    need = {
-        "train": 2 / (1 - val_size - test_size),
-        "val": 1 / val_size,
-        "test": 1 / test_size,
-    }
-    short = {k: int(np.ceil(v - 1e-9)) for k, v in need.items() if n_pos < v - 1e-9}
-    if short:
-        raise ConfigError(
-            f"the data holds {n_pos} positive rows, too few for a stratified split with "
-            f"data.val_size={val_size}, data.test_size={test_size}: "
-            + ", ".join(f"{k} needs >= {v} positives in all" for k, v in short.items())
-            + ". Use larger data.val_size/data.test_size or more data."
-        )
-    if folds:
-        rest, test = _test_fold(y, folds, fold, repeat, seed)
-        X_rest, X_test, y_rest, y_test = X[rest], X[test], y[rest], y[test]
-    else:
-        X_rest, X_test, y_rest, y_test = train_test_split(
-            X, y, test_size=test_size, stratify=y, random_state=seed
-        )
-    X_train, X_val, y_train, y_val = train_test_split(
-        X_rest, y_rest, test_size=val_size / (1 - test_size), stratify=y_rest, random_state=seed
-    )
-    for name, part in (("train", y_train), ("val", y_val), ("test", y_test)):
-        if len(np.unique(part)) < 2:
-            raise ConfigError(
-                f"the {name} split holds a single class ({class_counts(part)}). "
-                "Change data.val_size/data.test_size or use more data."
-            )
-    return (X_train, y_train), (X_val, y_val), (X_test, y_test)
-
-
 class ImbalanceDataModule(L.LightningDataModule):
     """Splits a source, fits the scaler on train, resamples the TRAIN split only.
 
@@ -247,6 +171,11 @@ class ImbalanceDataModule(L.LightningDataModule):
         on_device: bool | str = "auto",
     ) -> None:
         super().__init__()
+        check_split_settings(val_size, test_size, folds, fold, repeat)
+        if not is_whole(batch_size) or batch_size < 1:
+            raise ConfigError(f"data.batch_size={batch_size!r} must be a whole number >= 1.")
+        if scaler not in SCALERS:
+            raise ConfigError(f"data.scaler={scaler!r} is unknown; use standard, minmax or none.")
         self.source = source
         self.sampler = sampler
         self.val_size, self.test_size = val_size, test_size

@@ -15,6 +15,8 @@ from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
 from imbalance_lab.bundle.features import FittedFeatures
 from imbalance_lab.errors import ConfigError
 
+SCALERS = ("standard", "minmax", "none", None)
+
 
 def fit_scaler(
     X_train: np.ndarray, kind: str, drop_constant: bool = True, required: bool = True

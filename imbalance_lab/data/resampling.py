@@ -147,33 +147,80 @@ def check_category_codes(
         )
 
 
+_NEIGHBOUR_PARAMS = ("k_neighbors", "n_neighbors", "m_neighbors", "n_neighbors_ver3")
+
+
+def _steps(sampler: Any, setting: str = "sampler") -> list[tuple[str, Any]]:
+    """The sampler and the samplers nested in it (SMOTEENN's ``smote``), each with the setting
+    that configures it (``sampler``, ``sampler.smote``)."""
+    steps = [(setting, sampler)]
+    for key, value in sampler.get_params(deep=False).items():
+        if hasattr(value, "fit_resample"):
+            steps += _steps(value, f"{setting}.{key}")
+    return steps
+
+
+def neighbour_settings(sampler: Any) -> list[str]:
+    """The settings of ``sampler`` (nested samplers included) that set a neighbour count, e.g.
+    ``["sampler.smote.k_neighbors"]`` for SMOTETomek: the ones an error may tell a user to lower."""
+    return [
+        f"{setting}.{name}"
+        for setting, step in _steps(sampler)
+        for name, value in step.get_params(deep=False).items()
+        if name in _NEIGHBOUR_PARAMS and isinstance(value, int)
+    ]
+
+
 def _check_neighbours(sampler: Any, n_minority: int) -> None:
-    """Fail before imblearn's cryptic 'Expected n_neighbors <= n_samples_fit'."""
-    params = sampler.get_params(deep=False)
-    cls = type(sampler).__name__
-    # By class or imblearn base class (the project's drop-in samplers subclass imblearn's).
-    bases = [b.__name__ for b in type(sampler).__mro__]
-    extra = next((_MINORITY_SEARCH[b] for b in bases if b in _MINORITY_SEARCH), None)
-    if extra is None:
-        return
-    for name in ("k_neighbors", "n_neighbors"):
-        k = params.get(name)
-        if not isinstance(k, int):
+    """Fail before imblearn's cryptic 'Expected n_neighbors <= n_samples_fit', naming the
+    setting to lower, nested steps included (``sampler.smote.k_neighbors`` of SMOTETomek)."""
+    for setting, step in _steps(sampler):
+        params = step.get_params(deep=False)
+        cls = type(step).__name__
+        # By class or imblearn base class (the project's drop-in samplers subclass imblearn's).
+        bases = [b.__name__ for b in type(step).__mro__]
+        extra = next((_MINORITY_SEARCH[b] for b in bases if b in _MINORITY_SEARCH), None)
+        if extra is None:
             continue
-        need = k + extra
-        if n_minority < need:
+        for name in ("k_neighbors", "n_neighbors"):
+            k = params.get(name)
+            if not isinstance(k, int):
+                continue
+            need = k + extra
+            if n_minority < need:
+                what = cls if step is sampler else f"the {cls} step of {type(sampler).__name__}"
+                raise ConfigError(
+                    f"{what} needs at least {need} minority rows in the training split "
+                    f"({setting}.{name}={k}), but the split holds {n_minority}. Lower "
+                    f"{setting}.{name} to at most {max(n_minority - extra, 1)}, use a larger "
+                    "dataset or train fraction, or choose a sampler without neighbours "
+                    "(sampler=random_over)."
+                )
+
+
+def _check_sampling_strategy(sampler: Any, y: np.ndarray) -> None:
+    """imblearn's own check of each step's ``sampling_strategy`` against the training labels
+    (a ratio, or per-class counts: ``{0: 100000}`` asks an under-sampler for more rows than
+    there are), raised before the sampler runs, naming the setting."""
+    from imblearn.utils import check_sampling_strategy
+
+    for setting, step in _steps(sampler):
+        kind = getattr(step, "_sampling_type", "bypass")
+        strategy = getattr(step, "sampling_strategy", None)
+        if kind == "bypass" or strategy is None:
+            continue
+        try:
+            check_sampling_strategy(strategy, y, kind)
+        except ValueError as err:
             raise ConfigError(
-                f"{cls} needs at least {need} minority rows in the training split "
-                f"(sampler.{name}={k}), but the split holds {n_minority}. Lower sampler.{name} "
-                f"to at most {max(n_minority - extra, 1)}, "
-                "use a larger dataset or train fraction, or choose a sampler without neighbours "
-                "(sampler=random_over)."
-            )
+                f"{type(step).__name__}: {err} Change {setting}.sampling_strategy."
+            ) from err
 
 
 def resample(sampler: Any, X: np.ndarray, y: np.ndarray) -> ResampleResult:
     """Run ``sampler.fit_resample`` on training data, translating imblearn's failures."""
     n_minority = int((y == 1).sum())
+    _check_sampling_strategy(sampler, y)
     _check_neighbours(sampler, n_minority)
     cls = type(sampler).__name__
     start = time.perf_counter()
@@ -188,9 +235,11 @@ def resample(sampler: Any, X: np.ndarray, y: np.ndarray) -> ResampleResult:
                 "another sampler, e.g. sampler=smote or sampler=random_over."
             ) from err
         if "n_neighbors <= n_samples" in msg:
+            settings = " / ".join(neighbour_settings(sampler))
+            advice = f"Lower {settings}" if settings else "Choose another sampler"
             raise ConfigError(
                 f"{cls}: too few rows for its neighbour search ({n_minority} minority rows in "
-                "the training split). Lower sampler.k_neighbors / sampler.n_neighbors."
+                f"the training split). {advice}, or use more data."
             ) from err
         if "No clusters found" in msg:
             raise ConfigError(

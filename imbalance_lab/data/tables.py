@@ -8,6 +8,7 @@ file, the column and the setting.
 
 from __future__ import annotations
 
+import csv
 import difflib
 import logging
 from collections.abc import Sequence
@@ -35,7 +36,32 @@ def _listing(items: Sequence[Any], limit: int = 20) -> str:
     return shown + (f", ... ({len(items)} in all)" if len(items) > limit else "")
 
 
-def _read(path: Any) -> tuple[pd.DataFrame, Path]:
+# Bytes read to guess a CSV's separator, and the separators guessed among.
+_SNIFF_BYTES = 64 * 1024
+_SEPARATORS = ",;\t|"
+
+
+def _sniff_sep(file: Path) -> str:
+    """The separator of a text table, guessed from its first lines (``,`` when unsure).
+
+    Reads through pandas' decompression so a ``.csv.gz`` is sniffed like a ``.csv``.
+    """
+    try:
+        with pd.io.common.get_handle(file, "r", compression="infer", errors="replace") as h:
+            head = h.handle.read(_SNIFF_BYTES)
+    except OSError:
+        return ","
+    lines = head.splitlines()
+    if len(lines) > 1 and len(head) == _SNIFF_BYTES:
+        head = "\n".join(lines[:-1])  # the last line may be cut short
+    try:
+        return csv.Sniffer().sniff(head, delimiters=_SEPARATORS).delimiter
+    except csv.Error:
+        return ","
+
+
+def _read(path: Any, sep: str | None = None) -> tuple[pd.DataFrame, Path, str | None]:
+    """The table at ``path`` and the separator it was read with (None for Parquet)."""
     file = Path(str(path)).expanduser()
     suffixes = [s.lower() for s in file.suffixes]
     if suffixes and suffixes[-1] in _COMPRESSED:
@@ -51,11 +77,13 @@ def _read(path: Any) -> tuple[pd.DataFrame, Path]:
         raise ConfigError(f"data.path={path} {what} ({file.resolve()}); point it at the file.")
     if file.stat().st_size == 0:
         raise ConfigError(f"data.path={path} is an empty file: no header, no rows.")
+    if kind != "parquet" and sep is None:
+        sep = "\t" if kind == "tsv" else _sniff_sep(file)
     try:
         if kind == "parquet":
             df = pd.read_parquet(file)
         else:
-            df = pd.read_csv(file, sep="\t" if kind == "tsv" else ",", low_memory=False)
+            df = pd.read_csv(file, sep=sep, low_memory=False)
     except ImportError as err:
         raise ConfigError(
             f"data.path={path}: reading Parquet needs pyarrow (pip install pyarrow)."
@@ -64,22 +92,30 @@ def _read(path: Any) -> tuple[pd.DataFrame, Path]:
         raise ConfigError(f"data.path={path} holds no data: no header, no rows.") from err
     except (OSError, ValueError, pd.errors.ParserError) as err:
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise ConfigError(f"data.path={path} could not be read as {kind}: {first}") from err
+        how = f" with separator {sep!r} (data.sep)" if sep is not None else ""
+        raise ConfigError(f"data.path={path} could not be read as {kind}{how}: {first}") from err
     if df.shape[0] == 0:
         raise ConfigError(f"data.path={path} holds a header but no rows.")
     df.columns = [str(c) for c in df.columns]
-    return df, file
+    return df, file, sep if kind != "parquet" else None
 
 
-def _check_names(names: Sequence[str], setting: str, columns: list[str], path: Any) -> None:
+def _check_names(
+    names: Sequence[str], setting: str, columns: list[str], path: Any, sep: str | None = None
+) -> None:
     missing = [n for n in names if n not in columns]
     if not missing:
         return
     close = difflib.get_close_matches(missing[0], columns, n=3, cutoff=0.5)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    read = "" if sep is None else f", read with separator {sep!r}"
+    # One column whose name holds another separator: the file was split on the wrong one.
+    other = [c for c in _SEPARATORS if c != sep and len(columns) == 1 and c in columns[0]]
+    if other:
+        hint += f" The header holds {other[0]!r}: set data.sep={other[0]!r}."
     raise ConfigError(
         f"{setting} names {_listing(missing)}, not a column of {path}.{hint} "
-        f"Available columns: {_listing(columns, 50)}."
+        f"Columns found ({len(columns)}{read}): {_listing(columns, 50)}."
     )
 
 
@@ -211,6 +247,7 @@ def load_table(
     categorical: Sequence[str] | None = None,
     impute: str | None = None,
     name: str | None = None,
+    sep: str | None = None,
 ) -> TabularData:
     """A CSV/TSV/Parquet file (chosen by suffix) as features and binary labels.
 
@@ -218,6 +255,8 @@ def load_table(
     ``categorical``: columns to encode as category codes; ``None`` = every column of dtype
     object, string, category or bool. ``impute``: ``None`` (NaNs are an error), ``median`` or
     ``most_frequent`` (numeric columns; categorical ones always take the most frequent code).
+    ``sep``: the separator of a CSV/TSV; ``None`` = tab for .tsv, guessed from the first lines
+    of a .csv (``,``, ``;``, tab or ``|``).
     """
     if not path:
         raise ConfigError(
@@ -230,9 +269,11 @@ def load_table(
     target = str(target)
     drop = [str(c) for c in drop or []]
     cat_names = None if categorical is None else [str(c) for c in categorical]
-    df, file = _read(path)
+    if sep is not None and (not isinstance(sep, str) or not sep):
+        raise ConfigError(f"data.sep={sep!r} must be a character such as ',' or ';', or null.")
+    df, file, used_sep = _read(path, sep)
     columns = list(df.columns)
-    _check_names([target], "data.target", columns, path)
+    _check_names([target], "data.target", columns, path, used_sep)
     _check_names(drop, "data.drop", columns, path)
     _check_names(cat_names or [], "data.categorical", columns, path)
     if target in drop or target in (cat_names or []):

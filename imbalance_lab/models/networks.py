@@ -69,8 +69,8 @@ class CNN(nn.Module):
         if input_shape is None:
             raise ConfigError(
                 "model=cnn needs the image shape of the data, data.image_shape (C, H, W), and this "
-                "data config has none: use an image dataset (data=digits), set "
-                "data.image_shape=[C,H,W], or choose model=mlp."
+                "data config has none: use an image dataset (data=digits), add "
+                "+data.image_shape=[C,H,W], or choose model=mlp."
             )
         shape = tuple(int(d) for d in input_shape)
         if len(shape) == 2:
@@ -112,12 +112,17 @@ class CNN(nn.Module):
 
 @torch.no_grad()
 def predict_probs(net: nn.Module, X: np.ndarray, batch_size: int = 65536) -> np.ndarray:
-    """Probabilities of class 1 for ``X``, in eval mode, on the network's device."""
+    """Probabilities of class 1 for ``X`` (float32, rows x features) -> shape (rows,), in eval
+    mode, on the network's device and in its dtype: a network trained with
+    ``trainer.precision=64-true`` or ``bf16-true`` holds float64 / bfloat16 weights, which
+    refuse float32 rows."""
     was_training = net.training
     net.eval()
-    device = next(net.parameters()).device
+    first = next(net.parameters())
     out = [
-        torch.sigmoid(net(torch.from_numpy(X[i : i + batch_size]).to(device))).float().cpu()
+        torch.sigmoid(net(torch.from_numpy(X[i : i + batch_size]).to(first.device, first.dtype)))
+        .float()
+        .cpu()
         for i in range(0, len(X), batch_size)
     ]
     net.train(was_training)

@@ -1,0 +1,166 @@
+"""Every setting checked before the data is loaded: one ``ConfigError`` naming the setting.
+
+A run reads and resamples its data, then trains, then evaluates; a setting that fails in any
+of those steps should fail here instead, in a second, with nothing written. Each configured
+object that can be built without data is built here and handed to its library's own checks
+(imblearn and scikit-learn's parameter constraints, torch's optimizer checks, Lightning's
+Trainer), so the rules stay the libraries'; what only this project defines (split, threshold,
+monitored metric) is checked by hand.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig
+
+from imbalance_lab.errors import ConfigError
+from imbalance_lab.evaluation.metrics import RANKING_METRICS, THRESHOLD_METRICS
+from imbalance_lab.evaluation.threshold import TUNABLE
+from imbalance_lab.objects import (
+    build,
+    build_callbacks,
+    build_datamodule,
+    build_trainer,
+    setting_error,
+)
+
+# What the LightningModule logs, and so what callbacks.monitor may watch.
+MONITORABLE = (
+    *(f"val/{m}" for m in (*THRESHOLD_METRICS, *RANKING_METRICS, "loss")),
+    *(f"train/{m}" for m in (*THRESHOLD_METRICS, "loss")),
+)
+# The network's input width when the data is not loaded yet: any width builds an MLP.
+_ANY_WIDTH = 4
+
+
+def preflight(cfg: DictConfig) -> None:
+    """Check every setting of a run that can be checked without its data; raise a
+    ``ConfigError`` naming the first bad one. Builds and discards the objects it checks."""
+    _check_run(cfg)
+    dm = build_datamodule(cfg)  # split and batch settings, the sampler; nothing is read yet
+    _check_source(dm.source)
+    check_sampler(dm.sampler)
+    _check_threshold(cfg.threshold)
+    if "estimator" in cfg.model:
+        check_parameters(build(cfg.model.estimator, "model.estimator"), "model.estimator")
+        return
+    build(cfg.loss, "loss")
+    net = build(cfg.model.net, "model.net", in_features=_input_width(cfg))
+    optimizer = build(cfg.model.optimizer, "model.optimizer")
+    try:
+        optimizer(net.parameters())  # torch checks lr, betas, weight decay when built
+    except (ValueError, TypeError) as err:
+        raise setting_error(err, "model.optimizer", dict(cfg.model.optimizer)) from err
+    _check_monitor(cfg.callbacks)
+    _check_trainer(cfg)
+
+
+def check_parameters(estimator: Any, setting: str) -> None:
+    """Run scikit-learn's parameter validation (``_validate_params``) of ``estimator`` and of
+    the estimators nested in its parameters (SMOTEENN's ``smote``), each named by its setting."""
+    validate = getattr(estimator, "_validate_params", None)
+    params = estimator.get_params(deep=False) if hasattr(estimator, "get_params") else {}
+    if validate is not None:
+        try:
+            validate()
+        except (ValueError, TypeError) as err:  # InvalidParameterError is both
+            owner = {"_target_": type(estimator).__name__}
+            raise setting_error(err, setting, {**owner, **params}) from err
+    for key, value in params.items():
+        if hasattr(value, "get_params"):
+            check_parameters(value, f"{setting}.{key}")
+
+
+def check_sampler(sampler: Any) -> None:
+    """A sampler's parameters, nested samplers included, by imblearn's own constraints."""
+    if sampler is not None:
+        check_parameters(sampler, "sampler")
+
+
+def _check_source(source: Any) -> None:
+    """The data source's arguments against its signature; the source checks their values
+    itself when called, before it reads anything."""
+    if not isinstance(source, functools.partial):
+        return
+    try:
+        inspect.signature(source.func).bind_partial(*source.args, **source.keywords)
+    except TypeError as err:
+        owner = {"_target_": f"{source.func.__module__}.{source.func.__qualname__}"}
+        raise setting_error(err, "data.source", {**owner, **source.keywords}) from err
+
+
+def _check_run(cfg: DictConfig) -> None:
+    threads = cfg.get("threads")
+    if threads not in (None, "auto") and not (isinstance(threads, int) and threads >= 1):
+        raise ConfigError(f"threads={threads!r} must be auto or a whole number >= 1.")
+    ckpt = cfg.get("ckpt_path")
+    if ckpt and not Path(str(ckpt)).is_file():
+        raise ConfigError(f"ckpt_path={ckpt} is not a file; point it at a checkpoint (.ckpt).")
+
+
+def _check_threshold(threshold: DictConfig) -> None:
+    mode = threshold.get("mode")
+    if mode not in ("fixed", "tuned"):
+        raise ConfigError(f"threshold.mode={mode!r} is unknown; use fixed or tuned.")
+    value = threshold.get("value")
+    if not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ConfigError(f"threshold.value={value!r} must be a probability in [0, 1].")
+    if mode == "tuned":
+        if threshold.get("metric") not in TUNABLE:
+            raise ConfigError(
+                f"threshold.metric={threshold.get('metric')!r} is unknown; use one of "
+                f"{', '.join(TUNABLE)}."
+            )
+        low = threshold.get("min_positives")
+        if not isinstance(low, int) or low < 0:
+            raise ConfigError(f"threshold.min_positives={low!r} must be a whole number >= 0.")
+
+
+def _check_monitor(callbacks: DictConfig) -> None:
+    monitor = callbacks.get("monitor")
+    if monitor is None:
+        return
+    if monitor not in MONITORABLE:
+        raise ConfigError(
+            f"callbacks.monitor={monitor} is not a metric the model logs; use one of "
+            f"{', '.join(MONITORABLE)}."
+        )
+    if callbacks.get("mode") not in ("min", "max"):
+        raise ConfigError(f"callbacks.mode={callbacks.get('mode')!r} is unknown; use min or max.")
+
+
+def _input_width(cfg: DictConfig) -> int:
+    shape = cfg.data.get("image_shape")
+    return math.prod(int(d) for d in shape) if shape else _ANY_WIDTH
+
+
+def _check_trainer(cfg: DictConfig) -> None:
+    """Build the Trainer (accelerator, devices, precision, strategy, callbacks, loggers) and
+    throw it away. Building it sets torch's global determinism flags, which the neighbour
+    searches of the samplers (on a GPU) run under; those are put back as they were."""
+    flags = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+        torch.backends.cudnn.benchmark,
+        torch.backends.cudnn.deterministic,
+    )
+    cublas = os.environ.get("CUBLAS_WORKSPACE_CONFIG")
+    try:
+        with warnings.catch_warnings():  # the run's own Trainer repeats them
+            warnings.simplefilter("ignore")
+            build_trainer(cfg, build_callbacks(cfg))
+    finally:
+        torch.use_deterministic_algorithms(flags[0], warn_only=flags[1])
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = flags[2:]
+        if cublas is None:
+            os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
+        else:
+            os.environ["CUBLAS_WORKSPACE_CONFIG"] = cublas
