@@ -24,7 +24,8 @@ from imbalance_lab.preflight import check_sampler, preflight
 
 SAMPLERS = sorted(p.stem for p in (Path(__file__).parents[1] / "conf" / "sampler").glob("*.yaml"))
 # What a run that stopped on a setting may leave in its folder: the failure record only.
-FAILURE_RECORD = {"metrics.json", "error.txt", ".hydra", "train.log"}
+# The run folder's claim (.lock) and what Hydra wrote, beside the record itself.
+FAILURE_RECORD = {"metrics.json", "error.txt", ".hydra", "train.log", ".lock"}
 # A setting an error message tells the user to change or lower.
 ADVICE = re.compile(r"(?:Change|Lower|set) ([a-z_]+(?:\.[a-z_0-9]+)+)")
 

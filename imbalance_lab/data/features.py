@@ -5,7 +5,7 @@ model bundle alike."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -18,9 +18,23 @@ from imbalance_lab.errors import ConfigError
 SCALERS = ("standard", "minmax", "none", None)
 
 
+class FittedScaler:
+    """Columns kept (``keep``, bool per column) and the scaler fitted on them; called on rows x
+    columns it returns rows x kept columns, float32. A class, not a closure, so a data module
+    that holds one can be pickled (``trainer=ddp`` spawns its workers that way)."""
+
+    def __init__(self, keep: np.ndarray, scaler: Any) -> None:
+        self.keep, self.scaler = keep, scaler
+        self.n_dropped = int((~keep).sum())
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        X = X[:, self.keep]
+        return (self.scaler.transform(X) if self.scaler is not None else X).astype(np.float32)
+
+
 def fit_scaler(
     X_train: np.ndarray, kind: str, drop_constant: bool = True, required: bool = True
-) -> Callable[[np.ndarray], np.ndarray]:
+) -> FittedScaler:
     """Fit on train only. Columns constant in train are dropped: they carry nothing to learn, and
     scaling them turns any other value in val/test into a huge number (z-scores near 1e9 on
     KEEL's kddcup sets). ``drop_constant=False`` keeps them (pixels of an image)."""
@@ -35,14 +49,7 @@ def fit_scaler(
         scaler = None
     else:
         raise ConfigError(f"data.scaler={kind!r} is unknown; use standard, minmax or none.")
-
-    def transform(X: np.ndarray) -> np.ndarray:
-        X = X[:, keep]
-        return (scaler.transform(X) if scaler is not None else X).astype(np.float32)
-
-    transform.n_dropped = int((~keep).sum())  # type: ignore[attr-defined]
-    transform.keep, transform.scaler = keep, scaler  # type: ignore[attr-defined]
-    return transform
+    return FittedScaler(keep, scaler)
 
 
 class FeatureTransform:
@@ -77,7 +84,7 @@ class FeatureTransform:
         self.scale = (
             fit_scaler(num, scaler, drop_constant, required=not self.cat) if self.num else None
         )
-        self.n_dropped = self.scale.n_dropped if self.scale else 0  # type: ignore[attr-defined]
+        self.n_dropped = self.scale.n_dropped if self.scale else 0
         n_num = len(self.num) - self.n_dropped
         # Indices of the code columns in the prepared layout, for SMOTENC.
         self.sampler_categorical = list(range(n_num, n_num + len(self.cat)))
@@ -103,7 +110,7 @@ class FeatureTransform:
             cat=self.cat,
             fill_num=fill.get("num"),
             fill_cat=fill.get("cat"),
-            keep=self.scale.keep if self.scale else np.zeros(0, bool),  # type: ignore[attr-defined]
+            keep=self.scale.keep if self.scale else np.zeros(0, bool),
             scaler=kind,
             offset=offset,
             factor=factor,
