@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -28,8 +29,12 @@ CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
 
 def write_metrics(output_dir: Path, results: dict[str, Any]) -> Path:
+    """Write ``metrics.json`` whole or not at all: a run killed while writing leaves the earlier
+    file (or none), never a truncated one that the leaderboard would misread."""
     path = output_dir / METRICS_FILE
-    path.write_text(json.dumps(results, indent=2, default=float))
+    partial = path.with_name(f".{METRICS_FILE}.partial")
+    partial.write_text(json.dumps(results, indent=2, default=float))
+    os.replace(partial, path)
     return path
 
 
