@@ -1,4 +1,5 @@
-"""``imbalance-lab predict RUN_DIR new.csv --out scores.csv``: score a file with a run's model.
+"""``imbalance-lab predict RUN_OR_SWEEP_DIR new.csv --out scores.csv``: score a file with a run's
+model, or with the configuration a sweep chose on validation (its runs averaged; said so).
 
 The input is read and scored in chunks (CSV or Parquet, by suffix), so memory follows
 ``--chunk-rows``, not the file; the output (CSV or Parquet, by suffix) is written beside its
@@ -81,7 +82,7 @@ def predict(args: argparse.Namespace) -> str:
     """Score ``args.input`` into ``args.out``; returns the summary line."""
     from imbalance_lab.bundle.model import load_model
 
-    model = load_model(args.run)
+    model = load_model(args.run, args.dataset)
     source, out = Path(args.input), Path(args.out)
     if out.resolve() == source.resolve():
         raise ConfigError(f"--out {out} is the input file; write the scores elsewhere.")
@@ -122,7 +123,7 @@ def predict(args: argparse.Namespace) -> str:
         f"scored {n} rows of {source} with {model.folder} at threshold {threshold:.4g}: "
         f"{positives} labelled {model.schema.labels[1]!r}; wrote {out}"
     )
-    return "\n".join([*notes, summary])
+    return "\n".join([*model.notes, *notes, summary])
 
 
 def _notes(model, extra: list[str], keep: list[str]) -> list[str]:
@@ -143,12 +144,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="imbalance-lab", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("predict", help="score a CSV/Parquet file with a run's model bundle")
-    p.add_argument("run", help="a run folder (it holds model/)")
+    p.add_argument("run", help="a run folder (it holds model/) or a sweep folder")
     p.add_argument("input", help="rows to score: .csv or .parquet")
     p.add_argument("--out", required=True, help="scores to write: .csv or .parquet")
     p.add_argument("--keep", action="append", default=[], help="a column to carry (repeatable)")
     p.add_argument("--threshold", type=float, default=None, help="default: the bundle's")
     p.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS, help="rows scored at once")
+    p.add_argument("--dataset", help="a sweep over several datasets: the one to use")
     args = parser.parse_args(argv)
     args.keep = [k for item in args.keep for k in item.split(",") if k]
     try:
