@@ -26,6 +26,19 @@ def _listing(items: Sequence[Any], limit: int = 20) -> str:
     return shown + (f", ... ({len(items)} in all)" if len(items) > limit else "")
 
 
+def as_text(s: pd.Series) -> pd.Series:
+    """Values as the text that categories and labels are compared by: a whole float as an
+    integer (an integer column with a missing value reads as float: 1.0 must match 1), the
+    rest as ``str``; missing values stay missing."""
+
+    def text(v: Any) -> Any:
+        if isinstance(v, (float, np.floating)) and float(v).is_integer():
+            return str(int(v))
+        return str(v)
+
+    return s.astype("object").where(s.notna(), None).map(text, na_action="ignore")
+
+
 @dataclass
 class RawSchema:
     """``names``: feature columns in training order; ``categorical``: their indices that hold
@@ -183,6 +196,32 @@ class RawSchema:
                 f"columns of {source} hold missing values (NaN): {_listing(bad)}. The model was "
                 "trained without imputation (data.impute=null): fill them or drop those rows."
             )
+
+    def label_codes(self, col: pd.Series, source: str) -> np.ndarray:
+        """0/1 ``(n,)`` int64 of a column of original labels (``source`` names it). Raises
+        ``ConfigError`` on a missing label, or one the model was not trained with (with two
+        classes; a positive label against the rest takes any other label as class 0)."""
+        neg, pos = self.labels
+        if col.isna().any():
+            raise ConfigError(
+                f"{source} is missing in {int(col.isna().sum())} rows; every row needs its "
+                "label: fill them in or drop those rows."
+            )
+        text = as_text(col)
+        (pos_text,) = as_text(pd.Series([pos]))
+        y = (text == pos_text).to_numpy()
+        if neg is not None:
+            (neg_text,) = as_text(pd.Series([neg]))
+            bad = ~y & (text != neg_text).to_numpy()
+            if bad.any():
+                found = text[bad].value_counts()
+                raise ConfigError(
+                    f"{source} holds labels the model was not trained with: "
+                    f"{_listing([f'{k!r} ({v} rows)' for k, v in found.items()])}. The model "
+                    f"knows {pos!r} (class 1) and {neg!r} (class 0): write them as those "
+                    "values, or name the label column with --target."
+                )
+        return y.astype(np.int64)
 
     def label_values(self, y: np.ndarray) -> np.ndarray:
         """Labels 0/1 as the original labels (class 0 with several classes: ``not <pos>``)."""

@@ -156,6 +156,10 @@ def load_sweep(folder: Path, dataset: str | None = None) -> SweepModel:
         "metrics": {
             "val": {k: float(np.mean([m.info["metrics"]["val"][k] for m in members])) for k in keys}
         },
-        "run": {**members[0].info["run"], "seed": None, "fold": None},
+        "run": {
+            **members[0].info["run"],
+            "seed": [m.info["run"].get("seed") for m in members],
+            "fold": [m.info["run"].get("fold") for m in members],
+        },
     }
     return SweepModel(folder, members, info)
