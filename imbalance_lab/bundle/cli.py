@@ -2,6 +2,7 @@
 
     imbalance-lab predict RUN_OR_SWEEP_DIR new.csv --out scores.csv [--keep id]
     imbalance-lab evaluate RUN_OR_SWEEP_DIR labelled.csv [--out scores.csv]
+    imbalance-lab export RUN_DIR --onnx model.onnx
 
 A sweep folder stands for the configuration selection.md chose on validation, its runs'
 probabilities averaged (said so). Input is read and scored in chunks (CSV or Parquet, by suffix;
@@ -216,11 +217,19 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("input", help="labelled rows: .csv or .parquet")
     e.add_argument("--out", help="also write the scores here, and <name>.metrics.json beside")
     e.add_argument("--target", help="the label column (default: the training file's)")
+    x = sub.add_parser("export", help="a run's model as one ONNX graph (onnxruntime alone)")
+    x.add_argument("run", help="a run folder (it holds model/)")
+    x.add_argument("--onnx", required=True, help="the .onnx file to write")
     args = parser.parse_args(argv)
+    args.keep = getattr(args, "keep", [])
     args.keep = [k for item in args.keep for k in item.split(",") if k]
     try:
         if args.command == "predict":
             print(predict(args))
+        elif args.command == "export":
+            from imbalance_lab.bundle.onnx_export import export
+
+            print(export(args.run, args.onnx))
         else:
             from rich.console import Console
 
