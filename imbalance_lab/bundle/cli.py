@@ -58,7 +58,7 @@ def score_file(
     writer = Writer(out) if out is not None else None
     done = Scored()
     try:
-        for chunk in chunks(source, chunk_rows):
+        for chunk in chunks(source, chunk_rows, model.schema.read_dtypes(), bar=True):
             missing = [k for k in [*keep, *([target] if target else [])] if k not in chunk.columns]
             if missing:
                 what = "--keep" if target not in missing else "the label column (--target)"
