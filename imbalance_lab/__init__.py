@@ -9,9 +9,10 @@ __version__ = "0.1.0"
 __all__ = ["load_model"]
 
 
-def load_model(path: Any) -> Any:
-    """A trained run's model: see :func:`imbalance_lab.bundle.model.load_model`."""
+def load_model(path: Any, dataset: str | None = None) -> Any:
+    """A trained run's model, or a sweep's chosen configuration: see
+    :func:`imbalance_lab.bundle.model.load_model`."""
     # Imported here so that `import imbalance_lab` (and train.py --help) stays instant.
     from imbalance_lab.bundle.model import load_model as _load
 
-    return _load(path)
+    return _load(path, dataset)

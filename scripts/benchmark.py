@@ -2,7 +2,8 @@
 
 Usage:
     python scripts/benchmark.py [--rows 1000000] [--features 30] [--minority 0.01]
-                                [--only training|resampling|parallel] [--json PATH] [--md PATH]
+                                [--only training|resampling|parallel|predict] [--json PATH]
+                                [--md PATH]
 
 Training: one epoch of an MLP 30-64-64-1 (AdamW, BCE with logits) over in-memory data.
     baseline  a hand-written loop slicing pre-shuffled tensors (ratio 1.00); also the same
@@ -14,6 +15,8 @@ Training: one epoch of an MLP 30-64-64-1 (AdamW, BCE with logits) over in-memory
 Resampling: fit_resample of every lab sampler at --rows; for TomekLinks and NearMiss, imblearn's
     class against imbalance_lab.data.fast_samplers (speed ratio, identical output or not).
 Memory: peak RSS of a fresh process that runs SMOTE, against the resampled float32 train set.
+Scoring (bench_predict.py): imbalance-lab predict on --rows x --features from Parquet against a
+    hand-written loop over the same file and network in the same process; peak RSS per chunk.
 
 Progress goes to stderr; the markdown tables to --md, or stdout without it.
 """
@@ -602,7 +605,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--features", type=int, default=30)
     p.add_argument("--minority", type=float, default=0.01)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--only", choices=("training", "resampling", "parallel"))
+    p.add_argument("--only", choices=("training", "resampling", "parallel", "predict"))
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     p.add_argument(
         "--repeat", type=int, default=9, help="training: rounds (epochs per path, taken in turns)"
@@ -657,6 +660,11 @@ def main(argv: list[str] | None = None) -> None:
 
         log("parallel jobs ...")
         report["parallel"] = bench_parallel()
+    if args.only in (None, "predict"):
+        from bench_predict import bench_predict  # scripts/ is on sys.path when run as a script
+
+        log("scoring ...")
+        report["predict"] = bench_predict(X, repeat=min(args.repeat, 5), threads=args.threads)
     if args.only in (None, "resampling"):
         log("resampling ...")
         report["resampling"] = bench_resampling(X, y, args.quadratic_rows)
@@ -670,6 +678,10 @@ def main(argv: list[str] | None = None) -> None:
         from bench_parallel import to_markdown as parallel_markdown
 
         markdown += "\n\n" + parallel_markdown(report["parallel"])
+    if "predict" in report:
+        from bench_predict import to_markdown as predict_markdown
+
+        markdown += "\n\n" + predict_markdown(report["predict"])
     if args.md:
         args.md.write_text(markdown + "\n")
     else:

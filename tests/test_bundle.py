@@ -16,6 +16,8 @@ from conftest import RUN, run_cli
 from test_table import transactions, write
 
 from imbalance_lab import load_model
+from imbalance_lab.bundle.columns import RawSchema
+from imbalance_lab.bundle.files import chunks
 from imbalance_lab.bundle.store import BUNDLE_FILE, _sha256
 from imbalance_lab.data.datamodule import split_data
 from imbalance_lab.data.features import FeatureTransform
@@ -239,3 +241,48 @@ def test_a_skops_file_with_untrusted_types_is_refused(trained, tmp_path: Path) -
     _plant(bundle, "estimator.skops", (bundle / "estimator.skops").read_bytes())
     with pytest.raises(ConfigError, match=r"types this package does not trust: .*system"):
         load_model(bundle)
+
+
+# -- reading new files as training read the old one ------------------------------------------
+
+
+def test_integer_categories_with_missing_values_match_a_file_without(tmp_path: Path) -> None:
+    """Training reads an integer column with a gap as float (1.0); a new file without gaps
+    reads it as int (1): both are category "1"."""
+    df = pd.DataFrame(
+        {"zone": [1, 2, np.nan, 3, 1, 2] * 10, "x": np.arange(60.0), "Class": [0] * 54 + [1] * 6}
+    )
+    data = load_table(write(df, tmp_path / "t.csv"), "Class", categorical=["zone"], impute="median")
+    assert data.dtypes["zone"] == "float64" and data.vocabularies["zone"] == ["1", "2", "3"]
+    schema = RawSchema.of(data)
+    new = pd.DataFrame({"x": [1.0, 2.0, 3.0], "zone": [3, 1, 2]})  # int64
+    raw, report = schema.matrix(new)
+    assert report["unseen"] == {}
+    np.testing.assert_array_equal(raw[:, data.feature_names.index("zone")], [2, 0, 1])
+    # A bundle written before the fix recorded "1.0": it reads the new file the same way.
+    old = schema.to_json()
+    for column in old["columns"]:
+        if column["name"] == "zone":
+            column["categories"] = ["1.0", "2.0", "3.0"]
+    raw_old, report_old = RawSchema.from_json(old).matrix(new)
+    assert report_old["unseen"] == {}
+    np.testing.assert_array_equal(raw_old, raw)
+
+
+def test_csv_chunks_read_each_column_as_training_read_the_file(tmp_path: Path) -> None:
+    """A chunk holding only "007" in a text column, or no gap in an integer one, reads as the
+    whole file did: the same codes and numbers as one read of the file."""
+    df = pd.DataFrame(
+        {
+            "card": ["007", "007", "A1", "007", "B2", "007"] * 5,
+            "n": [1, 2, np.nan, 4, 5, 6] * 5,
+            "Class": [0, 0, 0, 0, 0, 1] * 5,
+        }
+    )
+    path = write(df, tmp_path / "t.csv")
+    schema = RawSchema.of(load_table(path, "Class", impute="median"))
+    assert schema.read_dtypes() == {"card": "str", "n": "float64"}
+    parts = [schema.matrix(c) for c in chunks(path, 2, schema.read_dtypes())]
+    assert all(report["unseen"] == {} for _, report in parts)
+    whole, _ = schema.matrix(pd.read_csv(path))
+    np.testing.assert_array_equal(np.concatenate([raw for raw, _ in parts]), whole)

@@ -26,6 +26,28 @@ def _listing(items: Sequence[Any], limit: int = 20) -> str:
     return shown + (f", ... ({len(items)} in all)" if len(items) > limit else "")
 
 
+def as_text(s: pd.Series) -> pd.Series:
+    """Values as the text that categories and labels are compared by: a whole float as an
+    integer (an integer column with a missing value reads as float: 1.0 must match 1), the
+    rest as ``str``; missing values stay missing."""
+
+    def text(v: Any) -> Any:
+        if isinstance(v, (float, np.floating)) and float(v).is_integer():
+            return str(int(v))
+        return str(v)
+
+    return s.astype("object").where(s.notna(), None).map(text, na_action="ignore")
+
+
+def _vocabulary(categories: list[str], dtype: str | None) -> list[str]:
+    """A bundle's categories as :func:`as_text` writes them: bundles written before it kept
+    a float column's whole numbers as "1.0"."""
+    if not str(dtype).startswith("float"):
+        return list(categories)
+    return [str(int(float(c))) if c.endswith(".0") and c[:-2].lstrip("-").isdigit() else c
+            for c in categories]  # fmt: skip
+
+
 @dataclass
 class RawSchema:
     """``names``: feature columns in training order; ``categorical``: their indices that hold
@@ -79,7 +101,11 @@ class RawSchema:
         return cls(
             names=[c["name"] for c in cols],
             categorical=[j for j, c in enumerate(cols) if c["kind"] == "categorical"],
-            vocabularies={c["name"]: list(c["categories"]) for c in cols if "categories" in c},
+            vocabularies={
+                c["name"]: _vocabulary(c["categories"], c["dtype"])
+                for c in cols
+                if "categories" in c
+            },
             dtypes={c["name"]: c["dtype"] for c in cols},
             impute=data["impute"],
             target=data["target"],
@@ -142,14 +168,29 @@ class RawSchema:
         self._check_finite(X, source)
         return X, {"unseen": unseen, "extra": extra}
 
+    def read_dtypes(self) -> dict[str, str]:
+        """The dtype to read each CSV column with, the same in every chunk, from the dtypes
+        training read the whole file with: text categories as text (a chunk holding only
+        "007" would otherwise read as the number 7) and numbers as float64 (a chunk with a
+        missing value would read as float, one without as int). Others as pandas infers."""
+        out = {}
+        for j, name in enumerate(self.names):
+            dtype = str(self.dtypes.get(name, ""))
+            if j in self.categorical:
+                if dtype in ("object", "str", "category") or dtype.startswith("string"):
+                    out[name] = "str"
+            elif dtype.lower().startswith(("int", "uint", "float")):
+                out[name] = "float64"
+        return out
+
     @staticmethod
     def _codes(s: pd.Series, vocabulary: list[str]) -> tuple[np.ndarray, int]:
-        # As tables._codes: categories compared as text; unseen ones get code -1, which no
-        # one-hot column matches.
+        # As tables._codes: categories compared as text (as_text); unseen ones get code -1,
+        # which no one-hot column matches.
         index = {v: i for i, v in enumerate(vocabulary)}
         present = s.notna().to_numpy()
         codes = np.full(len(s), np.nan)
-        text = s[present].astype("object").map(str)
+        text = as_text(s[present])
         mapped = text.map(index)
         codes[present] = mapped.fillna(-1).to_numpy(dtype=np.float64)
         return codes, int(mapped.isna().sum())
@@ -183,6 +224,32 @@ class RawSchema:
                 f"columns of {source} hold missing values (NaN): {_listing(bad)}. The model was "
                 "trained without imputation (data.impute=null): fill them or drop those rows."
             )
+
+    def label_codes(self, col: pd.Series, source: str) -> np.ndarray:
+        """0/1 ``(n,)`` int64 of a column of original labels (``source`` names it). Raises
+        ``ConfigError`` on a missing label, or one the model was not trained with (with two
+        classes; a positive label against the rest takes any other label as class 0)."""
+        neg, pos = self.labels
+        if col.isna().any():
+            raise ConfigError(
+                f"{source} is missing in {int(col.isna().sum())} rows; every row needs its "
+                "label: fill them in or drop those rows."
+            )
+        text = as_text(col)
+        (pos_text,) = as_text(pd.Series([pos]))
+        y = (text == pos_text).to_numpy()
+        if neg is not None:
+            (neg_text,) = as_text(pd.Series([neg]))
+            bad = ~y & (text != neg_text).to_numpy()
+            if bad.any():
+                found = text[bad].value_counts()
+                raise ConfigError(
+                    f"{source} holds labels the model was not trained with: "
+                    f"{_listing([f'{k!r} ({v} rows)' for k, v in found.items()])}. The model "
+                    f"knows {pos!r} (class 1) and {neg!r} (class 0): write them as those "
+                    "values, or name the label column with --target."
+                )
+        return y.astype(np.int64)
 
     def label_values(self, y: np.ndarray) -> np.ndarray:
         """Labels 0/1 as the original labels (class 0 with several classes: ``not <pos>``)."""

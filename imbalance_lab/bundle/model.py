@@ -49,6 +49,7 @@ class Model:
         self.feature_names_in_ = np.asarray(self.schema.names, dtype=object)
         self.classes_ = self.schema.label_values(np.array([0, 1]))
         self.last_report: dict[str, Any] = {}
+        self.notes: list[str] = []  # what a sweep folder chose (see bundle/sweep.py)
         if meta["kind"] == "network":
             self._net = load_network(folder, meta["network"])
             self._estimator = None
@@ -64,8 +65,9 @@ class Model:
             f"threshold={self.threshold:.4g}, test f1={self.info['metrics']['test']['f1']:.4f})"
         )
 
-    def transform(self, X: Any, source: str = "the input") -> np.ndarray:
-        """Raw rows -> the model's input features ``(n, n_features)`` float32.
+    def raw(self, X: Any, source: str = "the input") -> np.ndarray:
+        """Raw rows -> the raw matrix ``(n, n_raw)`` float32 as training read the file (numbers;
+        categories as codes, -1 if unseen; NaN where missing), shared by the runs of a sweep.
 
         ``X``: a DataFrame (columns by name, any order; extra ones ignored), a CSV/Parquet
         path, or an array ``(n, n_raw)`` in training column order. Raises ``ConfigError`` on a
@@ -79,9 +81,16 @@ class Model:
         raw, self.last_report = self.schema.matrix(df, source)
         for name, n in self.last_report["unseen"].items():
             log.warning("%s: %d rows hold a category of %s unseen in training", source, n, name)
-        return self.features(raw)
+        return raw
 
-    def _probs(self, features: np.ndarray) -> np.ndarray:
+    def transform(self, X: Any, source: str = "the input") -> np.ndarray:
+        """Raw rows (as :meth:`raw` takes them) -> the model's input features
+        ``(n, n_features)`` float32."""
+        return self.features(self.raw(X, source))
+
+    def score_raw(self, raw: np.ndarray) -> np.ndarray:
+        """Probabilities ``(n,)`` float32 of a raw matrix from :meth:`raw`."""
+        features = self.features(raw)
         if self._net is not None:
             from imbalance_lab.models.networks import predict_probs
 
@@ -91,7 +100,7 @@ class Model:
     def predict_proba(self, X: Any, source: str = "the input") -> np.ndarray:
         """Probability of the positive class (class 1, ``classes_[1]``), shape ``(n,)``.
         ``source`` names ``X`` in error messages."""
-        return self._probs(self.transform(X, source))
+        return self.score_raw(self.raw(X, source))
 
     def predict(self, X: Any, threshold: float | None = None) -> np.ndarray:
         """Labels in the training file's own values, shape ``(n,)``: the positive label where
@@ -100,9 +109,16 @@ class Model:
         return self.schema.label_values(self.predict_proba(X) > cut)
 
 
-def load_model(path: str | os.PathLike) -> Model:
-    """The model of a run folder (or of its ``model/`` folder). Runs no code from the bundle:
-    JSON, safetensors weights into a network this package builds, or a skops file read with an
-    explicit list of trusted types. Raises ``ConfigError`` for a folder without a bundle (a
-    failed run), a bundle of a newer format version, or altered files."""
+def load_model(path: str | os.PathLike, dataset: str | None = None) -> Model:
+    """The model of a run folder (or of its ``model/`` folder), or of a sweep folder: the
+    configuration selection.md chooses on validation, its runs' probabilities averaged (see
+    :func:`imbalance_lab.bundle.sweep.load_sweep`; ``dataset`` names one when the sweep covers
+    several). Runs no code from the bundle: JSON, safetensors weights into a network this
+    package builds, or a skops file read with an explicit list of trusted types. Raises
+    ``ConfigError`` for a folder without a bundle (a failed run), a sweep whose runs all failed,
+    a bundle of a newer format version, or altered files."""
+    from imbalance_lab.bundle.sweep import is_sweep, load_sweep
+
+    if is_sweep(path):
+        return load_sweep(Path(path).expanduser(), dataset)
     return Model(find_bundle(path))

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from imbalance_lab.bundle.columns import as_text
 from imbalance_lab.data.sources import TabularData
 from imbalance_lab.errors import ConfigError
 from imbalance_lab.records import table_name
@@ -226,8 +227,9 @@ def _split_kinds(
 def _codes(s: pd.Series, name: str) -> tuple[np.ndarray, list[str]]:
     """Integer codes (as float, NaN where missing) of a column's categories, sorted as text,
     and those categories (code i = category i)."""
-    text = s.astype("object").where(s.notna(), None).map(lambda v: v if v is None else str(v))
-    cat = pd.Categorical(text)
+    # As scoring reads them (bundle/columns.py): 1.0 and 1 are one category, so an integer
+    # column read as float for its missing values matches a new file read as integers.
+    cat = pd.Categorical(as_text(s))
     if len(cat.categories) > _MANY_LEVELS:
         log.warning(
             "categorical column %s has %d levels; if it is an identifier, drop it with data.drop",

@@ -14,6 +14,7 @@ import contextlib
 import io
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,9 @@ from matplotlib.figure import Figure
 from rich.console import Console
 
 from imbalance_lab.errors import ConfigError
+
+# Configurations are chosen on a threshold-free validation metric (see select_by_validation).
+SELECT_ON = "pr_auc"
 
 
 def completeness(runs: Sequence[dict[str, Any]], labels: Sequence[str]) -> pd.DataFrame:
@@ -168,6 +172,50 @@ def wilcoxon_vs_baseline(table: pd.DataFrame, baseline: str) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("mean_diff", ascending=False, ignore_index=True)
 
 
+@dataclass
+class ValidationChoice:
+    """What selection.md reports, computed once for every reader of it (the report, and
+    ``imbalance-lab predict`` given a sweep folder).
+
+    ``labels``: each run's configuration label (failed runs included, so that they count
+    against their configuration); ``incomplete``: (dataset, strategy) cells with a failed run;
+    ``kept``: the finished runs of complete cells with their labels; ``table``: per dataset the
+    configuration with the best mean validation ``select_on`` (:func:`select_by_validation`),
+    ``None`` when no configuration is complete.
+    """
+
+    labels: list[str]
+    incomplete: pd.DataFrame
+    kept: list[tuple[dict[str, Any], str]]
+    table: pd.DataFrame | None
+    select_on: str = SELECT_ON
+
+
+def choose_on_validation(
+    runs: Sequence[dict[str, Any]], metric: str = "f1", select_on: str = SELECT_ON
+) -> ValidationChoice:
+    """The choice selection.md writes: complete configurations only, best mean validation
+    ``select_on`` per dataset (test ``metric`` reported beside it, never used to choose)."""
+    from imbalance_lab.evaluation.leaderboard import label_runs
+
+    labels = label_runs(runs, exclude=("data", "data.name"))
+    cells = completeness(runs, labels)
+    incomplete = cells[~cells["complete"]]
+    done = cells[cells["complete"]]
+    complete = set(zip(done["dataset"], done["strategy"], strict=True))
+    kept = [
+        (r, lab)
+        for r, lab in zip(runs, labels, strict=True)
+        if r.get("status") == "ok" and (str(r.get("dataset") or "?"), lab) in complete
+    ]
+    table = None
+    if kept:
+        table = select_by_validation(
+            [r for r, _ in kept], [lab for _, lab in kept], metric, select_on=select_on
+        )
+    return ValidationChoice(labels, incomplete, kept, table, select_on)
+
+
 def write_comparison(
     runs: Sequence[dict[str, Any]],
     out: Path,
@@ -180,24 +228,14 @@ def write_comparison(
     and Wilcoxon against ``baseline`` (``wilcoxon.csv``; default: the strategy without
     resampling, if present). Incomplete strategies (a failed run on a dataset) are listed in
     ``selection.md`` and ``ranks.json`` and left out of all of them."""
-    from imbalance_lab.evaluation.leaderboard import label_runs
     from imbalance_lab.evaluation.plots import save
 
     ok = [r for r in runs if r.get("status") == "ok"]
     if not ok or not all("val" in r for r in ok):
         return {}
     console = console or Console()
-    # Failed runs are labelled with the rest, so that they count against their strategy.
-    labels = label_runs(runs, exclude=("data", "data.name"))
-    cells = completeness(runs, labels)
-    incomplete = cells[~cells["complete"]]
-    done = cells[cells["complete"]]
-    complete = set(zip(done["dataset"], done["strategy"], strict=True))
-    kept = [
-        (r, lab)
-        for r, lab in zip(runs, labels, strict=True)
-        if r.get("status") == "ok" and (str(r.get("dataset") or "?"), lab) in complete
-    ]
+    choice = choose_on_validation(runs, metric)
+    incomplete, kept, select_on = choice.incomplete, choice.kept, choice.select_on
     left_out = (
         "\n\n## Incomplete, left out\n\nSome of their runs failed, so their means cover only "
         "the runs that finished. They take no part in this choice, the average ranks, "
@@ -208,7 +246,6 @@ def write_comparison(
         else ""
     )
     files: dict[str, Path] = {}
-    select_on = "pr_auc"  # threshold-free (see select_by_validation)
     files["selection"] = out / "selection.md"
     header = (
         f"# Strategy selected on validation {select_on}, per dataset; its test {metric}\n\n"
@@ -223,7 +260,7 @@ def write_comparison(
         files["selection"].write_text(header + "No strategy finished all its runs." + left_out)
         return files
     kept_runs, kept_labels = [r for r, _ in kept], [lab for _, lab in kept]
-    selection = select_by_validation(kept_runs, kept_labels, metric, select_on=select_on)
+    selection = choice.table
     files["selection"].write_text(
         header + selection.to_markdown(index=False, floatfmt=".3f") + "\n" + left_out
     )

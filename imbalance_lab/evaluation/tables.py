@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
@@ -10,8 +11,13 @@ from rich.table import Table
 from imbalance_lab.evaluation.metrics import ALL_METRICS
 
 
-def print_run_table(results: dict[str, Any], console: Console | None = None) -> None:
-    """Test metrics of one run, its confusion counts and class counts."""
+def print_run_table(
+    results: dict[str, Any],
+    console: Console | None = None,
+    splits: Sequence[tuple[str, str]] = (("val", "val"), ("test", "test")),
+) -> None:
+    """Metrics of one run (``splits``: (header, key of ``results``) per column), the confusion
+    counts of the last one, and the class counts and timings when ``results`` holds them."""
     console = console or Console()
     choices = results.get("choices", {})
     title = (
@@ -20,21 +26,24 @@ def print_run_table(results: dict[str, Any], console: Console | None = None) -> 
     )
     table = Table(title=title, title_justify="left")
     table.add_column("metric (minority = 1)")
-    table.add_column("val", justify="right")
-    table.add_column("test", justify="right")
+    for header, _ in splits:
+        table.add_column(header, justify="right")
     for m in ALL_METRICS:
-        table.add_row(m, f"{results['val'][m]:.3f}", f"{results['test'][m]:.3f}")
+        table.add_row(m, *(f"{results[key][m]:.3f}" for _, key in splits))
     console.print(table)
     c = results["confusion"]
-    cm = Table(title="test confusion matrix", title_justify="left")
+    cm = Table(title=f"{splits[-1][0]} confusion matrix", title_justify="left")
     cm.add_column("")
     cm.add_column("pred 0", justify="right")
     cm.add_column("pred 1", justify="right")
     cm.add_row("true 0", str(c["tn"]), str(c["fp"]))
     cm.add_row("true 1", str(c["fn"]), str(c["tp"]))
     console.print(cm)
-    counts = results["class_counts"]
-    thr, t = results["threshold"], results["timings"]
+    thr = results["threshold"]
+    if "timings" not in results:  # a model evaluated on a file, not a training run
+        console.print(f"threshold {thr['value']:.3f} ({thr['rule']})")
+        return
+    counts, t = results["class_counts"], results["timings"]
     console.print(
         f"train class counts {counts['train_before']} -> {counts['train']} after resampling; "
         f"val {counts['val']}, test {counts['test']}\n"

@@ -1,0 +1,100 @@
+"""A sweep folder as a model: the configuration selection.md names, its seeds averaged, from
+Python and from the shell; sweeps it cannot use are refused with one message."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import TINY, run_cli
+from test_predict_cli import predict_cli
+
+from imbalance_lab import load_model
+from imbalance_lab.data.sources import make_synthetic
+from imbalance_lab.errors import ConfigError
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """2 configurations x 2 seeds, as a user runs them."""
+    folder = tmp_path_factory.mktemp("sweep")
+    run_cli("-m", "sampler=none,random_over", "seed=0,1", *TINY, "figures=false",
+            f"hydra.sweep.dir={folder}", cwd=folder)  # fmt: skip
+    return folder
+
+
+def _selected(sweep: Path) -> tuple[str, str]:
+    """(dataset, configuration) of selection.md's one row."""
+    rows = [
+        [c.strip() for c in line.strip("|").split("|")]
+        for line in (sweep / "selection.md").read_text().splitlines()
+        if line.startswith("|")
+    ]
+    header, body = rows[0], [r for r in rows[2:]]
+    assert len(body) == 1
+    row = dict(zip(header, body[0], strict=True))
+    return row["dataset"], row["selected"]
+
+
+def _runs_of(sweep: Path, label: str) -> list[Path]:
+    sampler = label.split("=", 1)[1]
+    return sorted(
+        f.parent
+        for f in sweep.glob("*/metrics.json")
+        if json.loads(f.read_text())["choices"]["sampler"] == sampler
+    )
+
+
+def test_sweep_resolves_to_selection_and_averages_its_seeds(sweep: Path, tmp_path: Path) -> None:
+    dataset, selected = _selected(sweep)
+    model = load_model(sweep)
+    assert (model.info["dataset"], model.info["selected"]) == (dataset, selected)
+    runs = _runs_of(sweep, selected)
+    assert len(runs) == 2 and sorted(model.info["runs"]) == [str(r) for r in runs]
+    singles = [load_model(r) for r in runs]
+    assert model.threshold == pytest.approx(np.mean([m.threshold for m in singles]))
+
+    X = make_synthetic(300, 6, 4, 0.1, random_state=5).X
+    rows = pd.DataFrame(X, columns=list(model.feature_names_in_)).assign(id=np.arange(300))
+    rows.to_parquet(tmp_path / "new.parquet")
+    proc = predict_cli(str(sweep), str(tmp_path / "new.parquet"), "--out",
+                       str(tmp_path / "s.parquet"), "--keep", "id")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(rf"configuration '{re.escape(selected)}' chosen on validation", proc.stdout)
+    assert "averaging the probabilities of its 2 runs" in proc.stdout
+    scores = pd.read_parquet(tmp_path / "s.parquet")
+    mean = np.mean([m.predict_proba(rows) for m in singles], axis=0, dtype=np.float64)
+    np.testing.assert_array_equal(scores["probability"], mean.astype(np.float32))
+    np.testing.assert_array_equal(scores["probability"], model.predict_proba(rows))
+    np.testing.assert_array_equal(scores["label"], (mean.astype(np.float32) > model.threshold))
+
+
+def test_a_sweep_over_several_datasets_needs_one_named(sweep: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "sweep"
+    shutil.copytree(sweep, copy)
+    for f in list(copy.glob("*/metrics.json"))[:2]:  # the first runs: another dataset
+        f.write_text(json.dumps({**json.loads(f.read_text()), "dataset": "other"}))
+    with pytest.raises(ConfigError, match=r"covers 2 datasets \(.*\).*--dataset NAME"):
+        load_model(copy)
+    assert load_model(copy, dataset="other").info["dataset"] == "other"
+    with pytest.raises(ConfigError, match=r"--dataset nope is not a dataset"):
+        load_model(copy, dataset="nope")
+
+
+def test_sweeps_and_folders_without_a_model_are_refused(tmp_path: Path) -> None:
+    failing = tmp_path / "failing"
+    run_cli("-m", *TINY, "data.n_samples=40", "seed=1,2", f"hydra.sweep.dir={failing}",
+            cwd=tmp_path, check=False)  # fmt: skip
+    with pytest.raises(ConfigError, match=r"every run of sweep .* failed \(2 runs; .*holds no mo"):
+        load_model(failing)
+    proc = predict_cli(str(failing), str(tmp_path / "x.csv"), "--out", str(tmp_path / "s.csv"))
+    assert proc.returncode == 2 and "every run of sweep" in proc.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ConfigError, match=r"holds no model bundle"):
+        load_model(empty)
