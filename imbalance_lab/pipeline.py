@@ -133,7 +133,7 @@ def fit_network(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
         run_info={
             "settings": run_settings(cfg),
             "choices": hydra_info()["choices"],
-            "overrides": [o for o in hydra_info()["overrides"] if not o.startswith("ckpt_path=")],
+            "overrides": hydra_info()["overrides"],
         },
     )
     trainer = build_trainer(cfg, _callbacks(cfg))

@@ -34,7 +34,9 @@ def hydra_info() -> dict[str, Any]:
     choices = {k: v for k, v in hc.runtime.choices.items() if not k.startswith("hydra")}
     return {
         "choices": choices,
-        "overrides": list(hc.overrides.task),
+        # ckpt_path says where a run resumed from, not what it is: a resumed run is filed with
+        # the configuration it continues.
+        "overrides": [o for o in hc.overrides.task if not o.startswith("ckpt_path=")],
         "multirun": hc.mode == RunMode.MULTIRUN,
     }
 

@@ -123,7 +123,14 @@ def check_resume(config: DictConfig) -> Path:
             f"ckpt_path={path} holds no imbalance-lab run settings (written by another program "
             "or an older version), so it cannot be resumed exactly. Start a new run."
         )
-    explicit = [o for o in config.hydra.overrides.task if o.startswith("hydra.run.dir=")]
+    last = path.parent / "last.ckpt"
+    if path.name != last.name and last.exists():
+        raise ConfigError(
+            f"ckpt_path={path} is not the run's last checkpoint; resuming from it would repeat "
+            f"epochs and overwrite later ones. Resume with ckpt_path={last}."
+        )
+    # Hydra keeps overrides of its own settings apart from the task's.
+    explicit = [o for o in config.hydra.overrides.hydra if o.startswith("hydra.run.dir=")]
     given_dir = Path(explicit[-1].split("=", 1)[1]).resolve() if explicit else folder
     if given_dir != folder:
         raise ConfigError(

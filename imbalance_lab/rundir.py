@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, open_dict, read_write
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from imbalance_lab.errors import ConfigError
 
@@ -67,6 +67,8 @@ def _describe(folder: Path) -> str:
             status = json.loads(metrics.read_text()).get("status", "?")
         except (OSError, ValueError):
             status = "unreadable"
+        if status == "failed":
+            return f"it holds a failed run's record ({METRICS_FILE}); delete it to reuse the folder"
         return f"it holds a finished run's results ({METRICS_FILE}, status {status})"
     last = folder / "checkpoints" / "last.ckpt"
     if last.exists():
@@ -107,6 +109,11 @@ def claim(
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
     if not _flock(fd):
         os.close(fd)
+        if resume:
+            raise ConfigError(
+                f"the run in {path} is still running ({_owner(lock)}); wait for it to end or "
+                "stop it before resuming it."
+            )
         raise ConfigError(
             f"{setting}={path} is in use by a running job ({_owner(lock)}); results would mix. "
             + _new(setting)
@@ -144,6 +151,15 @@ def release(folder: str | Path) -> None:
         os.close(fd)
 
 
+def _pin(node: DictConfig, key: str, value: Path | None = None) -> Path:
+    """Set ``node[key]`` to ``value`` or to its own resolved value, once: ``${now:...}`` must
+    keep naming the folder that was claimed."""
+    folder = Path(str(node[key])) if value is None else value
+    with read_write(node), open_dict(node):
+        node[key] = str(folder)
+    return folder
+
+
 def _refuse(err: ConfigError) -> None:
     print(f"error: {err}", file=sys.stderr)
     raise SystemExit(2)
@@ -162,16 +178,10 @@ class RunFolderCallback(Callback):
             if ckpt:
                 from imbalance_lab.resume import check_resume
 
-                folder = check_resume(config)
-                with read_write(config.hydra.run), open_dict(config.hydra.run):
-                    config.hydra.run.dir = str(folder)
+                folder = _pin(config.hydra.run, "dir", check_resume(config))
                 claim(folder, "hydra.run.dir", resume=True)
             else:
-                # Resolve once and pin it: ${now:...} must name the folder that was claimed.
-                folder = Path(str(config.hydra.run.dir))
-                with read_write(config.hydra.run), open_dict(config.hydra.run):
-                    config.hydra.run.dir = str(folder)
-                claim(folder, "hydra.run.dir")
+                claim(_pin(config.hydra.run, "dir"), "hydra.run.dir")
         except ConfigError as err:
             _refuse(err)
 
@@ -183,9 +193,12 @@ class RunFolderCallback(Callback):
                     "interrupted job as a single run: python train.py <its overrides> "
                     "ckpt_path=<its folder>/checkpoints/last.ckpt"
                 )
-            folder = Path(str(config.hydra.sweep.dir))
-            with read_write(config.hydra.sweep), open_dict(config.hydra.sweep):
-                config.hydra.sweep.dir = str(folder)
-            claim(folder, "hydra.sweep.dir")
+            subdir = OmegaConf.to_container(config.hydra.sweep, resolve=False).get("subdir")
+            if "${" not in str(subdir):
+                raise ConfigError(
+                    f"hydra.sweep.subdir={subdir} names one folder for every job of the sweep; "
+                    "their results would mix. Leave it at its default (${hydra.job.num})."
+                )
+            claim(_pin(config.hydra.sweep, "dir"), "hydra.sweep.dir")
         except ConfigError as err:
             _refuse(err)

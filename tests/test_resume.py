@@ -16,8 +16,8 @@ ARGS = [
     "seed=1", "trainer.max_epochs=40", "trainer.accelerator=cpu", "logger=none",
     "print_table=false", "figures=false", "threads=1", "data.cache_dir=null",
 ]  # fmt: skip
-# What may differ between a run and its resume: where it ran and how long it took.
-INCIDENTAL = {"overrides", "timings"}
+# What may differ between a run and its resume: how long it took.
+INCIDENTAL = {"timings"}
 
 
 def _killed_at(epoch: int, folder: Path, *args: str) -> Path:
@@ -59,6 +59,15 @@ def test_resume_with_other_settings_is_refused_and_touches_nothing(tmp_path: Pat
     assert len(lines) == 1 and lines[0].startswith("error: ")
     assert "sampler: none -> smote" in lines[0] and "model.net.hidden_sizes" in lines[0]
     assert "seed=1" in lines[0]  # the command that does resume it
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+    # Resume goes to the checkpoint's own folder, from its last checkpoint.
+    elsewhere = run_cli(*ARGS, f"ckpt_path={last}", f"hydra.run.dir={tmp_path / 'other'}",
+                        check=False)  # fmt: skip
+    assert elsewhere.returncode == 2 and "Drop hydra.run.dir" in elsewhere.stderr
+    best = last.with_name("best.ckpt")
+    if best.exists():
+        older = run_cli(*ARGS, f"ckpt_path={best}", check=False)
+        assert older.returncode == 2 and f"ckpt_path={last}" in older.stderr
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
 
 

@@ -21,7 +21,14 @@ import pandas as pd
 from imbalance_lab.errors import ConfigError
 
 
-def _listing(items: Sequence[Any], limit: int = 20) -> str:
+def columns_with(mask: np.ndarray, names: Sequence[str]) -> list[str]:
+    """``"name (count)"`` for each column of ``mask`` (rows x columns, bool) with a True cell."""
+    counts = mask.sum(axis=0)
+    return [f"{names[j]} ({counts[j]})" for j in np.flatnonzero(counts)]
+
+
+def listing(items: Sequence[Any], limit: int = 20) -> str:
+    """``items`` joined by commas for a message, the first ``limit`` of them and the count."""
     shown = ", ".join(str(i) for i in items[:limit])
     return shown + (f", ... ({len(items)} in all)" if len(items) > limit else "")
 
@@ -121,7 +128,7 @@ class RawSchema:
         if a.ndim != 2 or a.shape[1] != len(self.names):
             raise ConfigError(
                 f"{source} is an array of shape {a.shape}; the model takes {len(self.names)} "
-                f"columns in training order ({_listing(self.names)}): pass (rows, "
+                f"columns in training order ({listing(self.names)}): pass (rows, "
                 f"{len(self.names)}), or a DataFrame with those column names."
             )
         return pd.DataFrame(a, columns=self.names)
@@ -132,8 +139,8 @@ class RawSchema:
         missing = [n for n in self.names if n not in set(have)]
         if missing:
             raise ConfigError(
-                f"{source} lacks {len(missing)} column(s) the model needs: {_listing(missing)}. "
-                f"It has: {_listing(have, 50)}."
+                f"{source} lacks {len(missing)} column(s) the model needs: {listing(missing)}. "
+                f"It has: {listing(have, 50)}."
             )
         needed = set(self.names)
         return [c for c in have if c not in needed]
@@ -210,18 +217,14 @@ class RawSchema:
         return parsed.astype("float64").to_numpy(na_value=np.nan)
 
     def _check_finite(self, X: np.ndarray, source: str) -> None:
-        inf = np.isinf(X).sum(axis=0)
-        if inf.any():
-            bad = [f"{self.names[j]} ({inf[j]})" for j in np.flatnonzero(inf)]
+        if bad := columns_with(np.isinf(X), self.names):
             raise ConfigError(
                 f"columns of {source} hold infinite values (or numbers beyond float32): "
-                f"{_listing(bad)}; fix them in the file."
+                f"{listing(bad)}; fix them in the file."
             )
-        nan = np.isnan(X).sum(axis=0)
-        if nan.any() and self.impute is None:
-            bad = [f"{self.names[j]} ({nan[j]})" for j in np.flatnonzero(nan)]
+        if self.impute is None and (bad := columns_with(np.isnan(X), self.names)):
             raise ConfigError(
-                f"columns of {source} hold missing values (NaN): {_listing(bad)}. The model was "
+                f"columns of {source} hold missing values (NaN): {listing(bad)}. The model was "
                 "trained without imputation (data.impute=null): fill them or drop those rows."
             )
 
@@ -245,7 +248,7 @@ class RawSchema:
                 found = text[bad].value_counts()
                 raise ConfigError(
                     f"{source} holds labels the model was not trained with: "
-                    f"{_listing([f'{k!r} ({v} rows)' for k, v in found.items()])}. The model "
+                    f"{listing([f'{k!r} ({v} rows)' for k, v in found.items()])}. The model "
                     f"knows {pos!r} (class 1) and {neg!r} (class 0): write them as those "
                     "values, or name the label column with --target."
                 )

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from imbalance_lab.bundle.columns import as_text
+from imbalance_lab.bundle.columns import as_text, columns_with, listing
 from imbalance_lab.data.sources import TabularData
 from imbalance_lab.errors import ConfigError
 from imbalance_lab.records import table_name
@@ -30,11 +30,6 @@ _READERS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet
 _COMPRESSED = {".gz", ".bz2", ".zip", ".xz", ".zst"}
 # A categorical column with more levels than this is likely an identifier: say so.
 _MANY_LEVELS = 100
-
-
-def _listing(items: Sequence[Any], limit: int = 20) -> str:
-    shown = ", ".join(str(i) for i in items[:limit])
-    return shown + (f", ... ({len(items)} in all)" if len(items) > limit else "")
 
 
 # Bytes read to guess a CSV's separator, and the separators guessed among.
@@ -115,8 +110,8 @@ def _check_names(
     if other:
         hint += f" The header holds {other[0]!r}: set data.sep={other[0]!r}."
     raise ConfigError(
-        f"{setting} names {_listing(missing)}, not a column of {path}.{hint} "
-        f"Columns found ({len(columns)}{read}): {_listing(columns, 50)}."
+        f"{setting} names {listing(missing)}, not a column of {path}.{hint} "
+        f"Columns found ({len(columns)}{read}): {listing(columns, 50)}."
     )
 
 
@@ -136,7 +131,7 @@ def _labels(
             "remove those rows or fill in their labels."
         )
     counts = col.value_counts()
-    classes = _listing([f"{k!r} ({v} rows)" for k, v in counts.items()])
+    classes = listing([f"{k!r} ({v} rows)" for k, v in counts.items()])
     if len(counts) < 2:
         raise ConfigError(
             f"data.target={target} holds a single class ({classes}) in {path}; a binary "
@@ -211,14 +206,14 @@ def _split_kinds(
         else:
             other.append(f"{c} ({s.dtype})")
     if unparsable:
-        examples = _listing([f"{c} (e.g. {v!r})" for c, v in unparsable.items()])
+        examples = listing([f"{c} (e.g. {v!r})" for c, v in unparsable.items()])
         raise ConfigError(
             f"columns of {path} hold values that are not numbers: {examples}; they are not in "
             f"data.categorical={categorical}. Add them to data.categorical or to data.drop."
         )
     if other:
         raise ConfigError(
-            f"columns of {path} are neither numbers nor categories: {_listing(other)}; convert "
+            f"columns of {path} are neither numbers nor categories: {listing(other)}; convert "
             "them to numbers in the file or drop them with data.drop."
         )
     return cats, numeric
@@ -289,7 +284,7 @@ def load_table(
     empty = [c for c in features if features[c].isna().all()]
     if empty:
         raise ConfigError(
-            f"columns of {path} are entirely missing: {_listing(empty)}; drop them with "
+            f"columns of {path} are entirely missing: {listing(empty)}; drop them with "
             f"data.drop=[{','.join(empty)}]."
         )
     cats, numeric = _split_kinds(features, cat_names, path)
@@ -302,18 +297,14 @@ def load_table(
                 X[:, j], vocabularies[c] = _codes(features[c], c)
             else:
                 X[:, j] = numeric[c].to_numpy(na_value=np.nan)
-    inf = np.isinf(X).sum(axis=0)
-    if inf.any():
-        bad = [f"{names[j]} ({inf[j]})" for j in np.flatnonzero(inf)]
+    if bad := columns_with(np.isinf(X), names):
         raise ConfigError(
             f"columns of {path} hold infinite values (or numbers beyond float32): "
-            f"{_listing(bad)}; fix them in the file or drop the columns with data.drop."
+            f"{listing(bad)}; fix them in the file or drop the columns with data.drop."
         )
-    nan = np.isnan(X).sum(axis=0)
-    if nan.any() and impute is None:
-        bad = [f"{names[j]} ({nan[j]})" for j in np.flatnonzero(nan)]
+    if impute is None and (bad := columns_with(np.isnan(X), names)):
         raise ConfigError(
-            f"columns of {path} hold missing values (NaN): {_listing(bad)}. Set "
+            f"columns of {path} hold missing values (NaN): {listing(bad)}. Set "
             "data.impute=median (or most_frequent) to fill them from the train split, or drop "
             "the columns with data.drop."
         )
