@@ -24,6 +24,7 @@ from threadpoolctl import threadpool_limits
 
 from imbalance_lab.bundle.save import save_model
 from imbalance_lab.data import ImbalanceDataModule
+from imbalance_lab.data.features import MAX_CATEGORIES
 from imbalance_lab.data.resampling import describe_sampler
 from imbalance_lab.errors import ConfigError
 from imbalance_lab.evaluation.diagnostics import model_report
@@ -70,6 +71,7 @@ def build_datamodule(cfg: DictConfig, resample: bool = True) -> ImbalanceDataMod
         cache_dir=cfg.data.get("cache_dir"),
         batches_per_fetch=cfg.data.get("batches_per_fetch", 1),
         on_device=cfg.data.get("on_device", "auto"),
+        max_categories=cfg.data.get("max_categories", MAX_CATEGORIES),
     )
 
 

@@ -2,7 +2,8 @@
 
 Usage:
     python scripts/benchmark.py [--rows 1000000] [--features 30] [--minority 0.01]
-                                [--only training|resampling|parallel] [--json PATH] [--md PATH]
+                                [--only training|resampling|parallel|tables]
+                                [--table-rows 40000 1000000] [--json PATH] [--md PATH]
 
 Training: one epoch of an MLP 30-64-64-1 (AdamW, BCE with logits) over in-memory data.
     baseline  a hand-written loop slicing pre-shuffled tensors (ratio 1.00); also the same
@@ -13,7 +14,9 @@ Training: one epoch of an MLP 30-64-64-1 (AdamW, BCE with logits) over in-memory
               diagnostic bare LightningModule that locates Lightning's own overhead.
 Resampling: fit_resample of every lab sampler at --rows; for TomekLinks and NearMiss, imblearn's
     class against imbalance_lab.data.fast_samplers (speed ratio, identical output or not).
-Memory: peak RSS of a fresh process that runs SMOTE, against the resampled float32 train set.
+Memory: peak RSS of a fresh process that runs SMOTE, against the resampled float32 train set;
+    and of reading + encoding a table with an id and a high-cardinality column
+    (scripts/bench_tables.py, at --table-rows), against the table's size.
 
 Progress goes to stderr; the markdown tables to --md, or stdout without it.
 """
@@ -602,7 +605,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--features", type=int, default=30)
     p.add_argument("--minority", type=float, default=0.01)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--only", choices=("training", "resampling", "parallel"))
+    p.add_argument("--only", choices=("training", "resampling", "parallel", "tables"))
+    p.add_argument(
+        "--table-rows",
+        type=int,
+        nargs="+",
+        default=[40_000, 1_000_000],
+        help="tables: rows of the id-column tables whose reading is measured",
+    )
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     p.add_argument(
         "--repeat", type=int, default=9, help="training: rounds (epochs per path, taken in turns)"
@@ -631,6 +641,12 @@ def main(argv: list[str] | None = None) -> None:
         # First, while this process is small: the probe inherits its peak RSS (see above).
         log("SMOTE peak RSS probe ...")
         memory = run_rss_probe(args)
+    tables = None
+    if args.only in (None, "tables"):
+        from bench_tables import bench_tables  # scripts/ is on sys.path when run as a script
+
+        log("tables: peak RSS probes ...")  # as early, for the same reason
+        tables = bench_tables(args.table_rows)
     if args.threads:
         import torch
 
@@ -649,6 +665,8 @@ def main(argv: list[str] | None = None) -> None:
             "device": args.device,
         },
     }
+    if tables is not None:
+        report["tables"] = tables
     if args.only in (None, "training"):
         log("training ...")
         report["training"] = bench_training(X, y, args.seed, args.repeat, args.device)
@@ -670,6 +688,10 @@ def main(argv: list[str] | None = None) -> None:
         from bench_parallel import to_markdown as parallel_markdown
 
         markdown += "\n\n" + parallel_markdown(report["parallel"])
+    if "tables" in report:
+        from bench_tables import to_markdown as tables_markdown
+
+        markdown += "\n\n" + tables_markdown(report["tables"])
     if args.md:
         args.md.write_text(markdown + "\n")
     else:

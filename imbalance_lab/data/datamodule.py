@@ -15,7 +15,7 @@ from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
 
 from imbalance_lab.bundle.columns import RawSchema
 from imbalance_lab.data.cache import cached_resample
-from imbalance_lab.data.features import FeatureTransform
+from imbalance_lab.data.features import MAX_CATEGORIES, FeatureTransform, check_max_categories
 from imbalance_lab.data.resampling import (
     adapt_sampler,
     check_category_codes,
@@ -226,7 +226,8 @@ class ImbalanceDataModule(L.LightningDataModule):
     Validation and test keep the original class distribution; they are never resampled and are
     used to fit nothing but the decision threshold (validation only).
     Categorical code columns (``TabularData.categorical``) are imputed, never scaled, handed to
-    the sampler as codes (SMOTE runs as SMOTENC) and one-hot encoded afterwards.
+    the sampler as codes (SMOTE runs as SMOTENC) and one-hot encoded afterwards, in at most
+    ``max_categories`` columns each (the rarest levels share one "other" column).
     """
 
     def __init__(
@@ -245,8 +246,10 @@ class ImbalanceDataModule(L.LightningDataModule):
         cache_dir: str | None = None,
         batches_per_fetch: int = 1,
         on_device: bool | str = "auto",
+        max_categories: int = MAX_CATEGORIES,
     ) -> None:
         super().__init__()
+        self.max_categories = check_max_categories(max_categories)
         self.source = source
         self.sampler = sampler
         self.val_size, self.test_size = val_size, test_size
@@ -274,6 +277,8 @@ class ImbalanceDataModule(L.LightningDataModule):
         self.resample_cached = False
         self.cache_dir = cache_dir
         self.n_dropped_features = 0
+        # Categorical columns one-hot encoded with an "other" column: name -> (levels, kept).
+        self.grouped_categories: dict[str, tuple[int, int]] = {}
         self.name = ""
         self.image_shape: tuple[int, ...] | None = None
         # The raw columns and the fitted features, kept so a model bundle can be written.
@@ -311,11 +316,23 @@ class ImbalanceDataModule(L.LightningDataModule):
             data.categorical,
             data.impute,
             drop_constant=data.image_shape is None,  # an image keeps every pixel
+            max_categories=self.max_categories,
         )
         self.schema, self.features = RawSchema.of(data), features
         self.n_dropped_features = features.n_dropped
         if self.n_dropped_features:
             log.info("dropped %d features constant in the train split", self.n_dropped_features)
+        for j, (levels, kept) in features.grouped.items():
+            name = data.feature_names[features.cat[j]]
+            self.grouped_categories[name] = (levels, kept)
+            log.info(
+                "categorical column %s: %d levels in train; the %d most frequent get a one-hot "
+                "column each, the rest share one 'other' column (data.max_categories=%d)",
+                name,
+                levels,
+                kept,
+                self.max_categories,
+            )
         X_train, y_train = features.prepare(train[0]), train[1]
         self.counts["train_before"] = class_counts(y_train)
         # Kept to diagnose the model on the rows it learnt from, before resampling.
