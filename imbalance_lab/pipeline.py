@@ -39,6 +39,7 @@ from imbalance_lab.evaluation.run_views import (
 )
 from imbalance_lab.evaluation.threshold import ThresholdChoice, tune_threshold
 from imbalance_lab.models.module import ImbalanceClassifier
+from imbalance_lab.progress import EpochLog, QuietSanityCheck, show_progress_bar
 from imbalance_lab.records import hydra_info, run_labels
 from imbalance_lab.resume import run_settings
 
@@ -168,6 +169,10 @@ def fit_network(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
 
     loggers = [instantiate(v) for v in cfg.get("logger", {}).values()]
     callbacks = _callbacks(cfg)
+    callbacks += [EpochLog(cfg.callbacks.get("monitor")), QuietSanityCheck()]
+    trainer_cfg["enable_progress_bar"] = show_progress_bar(
+        trainer_cfg.get("enable_progress_bar", "auto"), hydra_info()["multirun"]
+    )
     trainer: L.Trainer = instantiate(
         trainer_cfg,
         callbacks=callbacks,
@@ -253,6 +258,7 @@ def run(cfg: DictConfig) -> dict[str, Any] | None:
         "threshold": {"value": choice.value, "rule": choice.rule, "val_score": choice.val_score},
         "class_counts": dm.counts,
         "n_features": dm.n_features,
+        "batch_size": dm.batch_size,  # data.batch_size=auto resolved
         "n_dropped_constant_features": dm.n_dropped_features,
         "sampler": describe_sampler(dm.sampler),
         "settings": {

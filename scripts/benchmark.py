@@ -90,7 +90,7 @@ def bench_training(
     from torch import nn
     from torch.utils.data import DataLoader, TensorDataset
 
-    from imbalance_lab.data.datamodule import TensorBatches
+    from imbalance_lab.data.batches import TensorBatches
     from imbalance_lab.models.module import ImbalanceClassifier
     from imbalance_lab.models.networks import MLP
 
