@@ -29,6 +29,7 @@ from imbalance_lab.data.resampling import describe_sampler
 from imbalance_lab.errors import ConfigError
 from imbalance_lab.evaluation.diagnostics import model_report
 from imbalance_lab.evaluation.metrics import binary_metrics, confusion_counts
+from imbalance_lab.evaluation.notes import run_notes
 from imbalance_lab.evaluation.plots import plt
 from imbalance_lab.evaluation.run_views import (
     log_to_tensorboard,
@@ -275,6 +276,9 @@ def run(cfg: DictConfig) -> dict[str, Any] | None:
         "diagnostics": diagnosis,
         "pr_curve": pr_curve(probs["test"], targets["test"]),
     }
+    results["notes"] = run_notes(
+        results, dm.grouped_categories, dm.batch_sampling, dm.max_categories
+    )
     trainer = fitted.trainer
     if trainer is not None:
         for lg in trainer.loggers:

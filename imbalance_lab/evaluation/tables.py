@@ -11,7 +11,7 @@ from imbalance_lab.evaluation.metrics import ALL_METRICS
 
 
 def print_run_table(results: dict[str, Any], console: Console | None = None) -> None:
-    """Test metrics of one run, its confusion counts and class counts."""
+    """Test metrics of one run, its confusion counts, class counts and notes."""
     console = console or Console()
     choices = results.get("choices", {})
     title = (
@@ -41,3 +41,12 @@ def print_run_table(results: dict[str, Any], console: Console | None = None) -> 
         f"threshold {thr['value']:.3f} ({thr['rule']}); "
         f"resample {t['resample_s']:.2f}s, train {t['train_s']:.1f}s"
     )
+    print_notes([n["text"] for n in results.get("notes", [])], console)
+
+
+def print_notes(notes: list[str], console: Console, title: str = "notes") -> None:
+    """Notes (``evaluation.notes``) as a list under a table, in yellow: read before the rows."""
+    if notes:
+        console.print(f"[bold yellow]{title}:[/]")
+        for text in notes:
+            console.print(f"[yellow]- {text}[/]", highlight=False)
