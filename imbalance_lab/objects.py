@@ -19,7 +19,10 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from imbalance_lab.data import ImbalanceDataModule
+from imbalance_lab.data.features import MAX_CATEGORIES
 from imbalance_lab.errors import ConfigError
+from imbalance_lab.progress import show_progress_bar
+from imbalance_lab.records import hydra_info
 
 # Words a library uses for a setting whose name it does not spell out (torch's optimizers).
 _ALIASES = {"learning rate": "lr"}
@@ -139,6 +142,7 @@ def build_datamodule(cfg: DictConfig, resample: bool = True) -> ImbalanceDataMod
         cache_dir=cfg.data.get("cache_dir"),
         batches_per_fetch=cfg.data.get("batches_per_fetch", 1),
         on_device=cfg.data.get("on_device", "auto"),
+        max_categories=cfg.data.get("max_categories", MAX_CATEGORIES),
     )
 
 
@@ -178,6 +182,9 @@ def build_trainer(cfg: DictConfig, callbacks: list[L.Callback]) -> L.Trainer:
     Lightning refuses (no GPU for ``trainer=gpu``, an unknown precision) raises a
     ``ConfigError`` naming ``trainer.<key>``."""
     settings, _ = trainer_settings(cfg)
+    settings["enable_progress_bar"] = show_progress_bar(
+        settings.get("enable_progress_bar", "auto"), hydra_info()["multirun"]
+    )
     loggers = [build(v, f"logger.{k}") for k, v in cfg.get("logger", {}).items()]
     try:
         return instantiate(

@@ -26,6 +26,7 @@ from imbalance_lab.data.resampling import describe_sampler
 from imbalance_lab.errors import ConfigError
 from imbalance_lab.evaluation.diagnostics import model_report
 from imbalance_lab.evaluation.metrics import binary_metrics, confusion_counts
+from imbalance_lab.evaluation.notes import run_notes
 from imbalance_lab.evaluation.plots import plt
 from imbalance_lab.evaluation.run_views import (
     log_to_tensorboard,
@@ -44,6 +45,7 @@ from imbalance_lab.objects import (
     trainer_settings,
 )
 from imbalance_lab.preflight import preflight
+from imbalance_lab.progress import EpochLog, QuietSanityCheck
 from imbalance_lab.records import hydra_info, run_labels
 from imbalance_lab.resume import run_settings
 
@@ -136,7 +138,8 @@ def fit_network(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
             "overrides": hydra_info()["overrides"],
         },
     )
-    trainer = build_trainer(cfg, _callbacks(cfg))
+    callbacks = [*_callbacks(cfg), EpochLog(cfg.callbacks.get("monitor")), QuietSanityCheck()]
+    trainer = build_trainer(cfg, callbacks)
     start = time.perf_counter()
     trainer.fit(model, datamodule=dm, ckpt_path=cfg.get("ckpt_path"))
     seconds = time.perf_counter() - start
@@ -214,6 +217,7 @@ def run(cfg: DictConfig) -> dict[str, Any] | None:
         "threshold": {"value": choice.value, "rule": choice.rule, "val_score": choice.val_score},
         "class_counts": dm.counts,
         "n_features": dm.n_features,
+        "batch_size": dm.batch_size,  # data.batch_size=auto resolved
         "n_dropped_constant_features": dm.n_dropped_features,
         "sampler": describe_sampler(dm.sampler),
         "settings": {
@@ -230,6 +234,9 @@ def run(cfg: DictConfig) -> dict[str, Any] | None:
         "diagnostics": diagnosis,
         "pr_curve": pr_curve(probs["test"], targets["test"]),
     }
+    results["notes"] = run_notes(
+        results, dm.grouped_categories, dm.batch_sampling, dm.max_categories
+    )
     trainer = fitted.trainer
     if trainer is not None:
         for lg in trainer.loggers:

@@ -25,6 +25,8 @@ CHECKPOINT_KEY = "imbalance_lab"
 PRESENTATION_KEYS = frozenset(
     {"ckpt_path", "print_table", "figures", "threads", "logger", "paths", "hydra", "task_name"}
 )
+# The same, for settings inside a group.
+PRESENTATION_LEAVES = frozenset({"trainer.enable_progress_bar"})
 
 
 def run_settings(cfg: DictConfig) -> dict[str, Any]:
@@ -52,7 +54,7 @@ def setting_differences(saved: dict[str, Any], given: dict[str, Any]) -> list[st
     return [
         f"{k}: {a.get(k, '(unset)')!r} -> {b.get(k, '(unset)')!r}"
         for k in sorted(set(a) | set(b))
-        if a.get(k, missing) != b.get(k, missing)
+        if a.get(k, missing) != b.get(k, missing) and k not in PRESENTATION_LEAVES
     ]
 
 

@@ -2,8 +2,8 @@
 
 Usage:
     python scripts/benchmark.py [--rows 1000000] [--features 30] [--minority 0.01]
-                                [--only training|resampling|parallel|predict] [--json PATH]
-                                [--md PATH]
+                                [--only training|resampling|parallel|predict|tables]
+                                [--table-rows 40000 1000000] [--json PATH] [--md PATH]
 
 Training: one epoch of an MLP 30-64-64-1 (AdamW, BCE with logits) over in-memory data.
     baseline  a hand-written loop slicing pre-shuffled tensors (ratio 1.00); also the same
@@ -14,7 +14,9 @@ Training: one epoch of an MLP 30-64-64-1 (AdamW, BCE with logits) over in-memory
               diagnostic bare LightningModule that locates Lightning's own overhead.
 Resampling: fit_resample of every lab sampler at --rows; for TomekLinks and NearMiss, imblearn's
     class against imbalance_lab.data.fast_samplers (speed ratio, identical output or not).
-Memory: peak RSS of a fresh process that runs SMOTE, against the resampled float32 train set.
+Memory: peak RSS of a fresh process that runs SMOTE, against the resampled float32 train set;
+    and of reading + encoding a table with an id and a high-cardinality column
+    (scripts/bench_tables.py, at --table-rows), against the table's size.
 Scoring (bench_predict.py): imbalance-lab predict on --rows x --features from Parquet against a
     hand-written loop over the same file and network in the same process; peak RSS per chunk.
 
@@ -90,7 +92,7 @@ def bench_training(
     from torch import nn
     from torch.utils.data import DataLoader, TensorDataset
 
-    from imbalance_lab.data.datamodule import TensorBatches
+    from imbalance_lab.data.batches import TensorBatches
     from imbalance_lab.models.module import ImbalanceClassifier
     from imbalance_lab.models.networks import MLP
 
@@ -605,7 +607,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--features", type=int, default=30)
     p.add_argument("--minority", type=float, default=0.01)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--only", choices=("training", "resampling", "parallel", "predict"))
+    p.add_argument("--only", choices=("training", "resampling", "parallel", "predict", "tables"))
+    p.add_argument(
+        "--table-rows",
+        type=int,
+        nargs="+",
+        default=[40_000, 1_000_000],
+        help="tables: rows of the id-column tables whose reading is measured",
+    )
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     p.add_argument(
         "--repeat", type=int, default=9, help="training: rounds (epochs per path, taken in turns)"
@@ -634,6 +643,12 @@ def main(argv: list[str] | None = None) -> None:
         # First, while this process is small: the probe inherits its peak RSS (see above).
         log("SMOTE peak RSS probe ...")
         memory = run_rss_probe(args)
+    tables = None
+    if args.only in (None, "tables"):
+        from bench_tables import bench_tables  # scripts/ is on sys.path when run as a script
+
+        log("tables: peak RSS probes ...")  # as early, for the same reason
+        tables = bench_tables(args.table_rows)
     if args.threads:
         import torch
 
@@ -652,6 +667,8 @@ def main(argv: list[str] | None = None) -> None:
             "device": args.device,
         },
     }
+    if tables is not None:
+        report["tables"] = tables
     if args.only in (None, "training"):
         log("training ...")
         report["training"] = bench_training(X, y, args.seed, args.repeat, args.device)
@@ -682,6 +699,10 @@ def main(argv: list[str] | None = None) -> None:
         from bench_predict import to_markdown as predict_markdown
 
         markdown += "\n\n" + predict_markdown(report["predict"])
+    if "tables" in report:
+        from bench_tables import to_markdown as tables_markdown
+
+        markdown += "\n\n" + tables_markdown(report["tables"])
     if args.md:
         args.md.write_text(markdown + "\n")
     else:

@@ -9,6 +9,9 @@ import signal
 import sys
 from pathlib import Path
 
+# This checkout's package, not whichever copy is installed (as train.py run from its folder).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 import lightning as L
 
 EPOCH = int(sys.argv.pop(1))

@@ -105,12 +105,12 @@ def test_direct_steps_match_lightnings_wrapped_steps(make_cfg, monkeypatch) -> N
 
 @pytest.mark.parametrize("gather_rows", [64, 150, 1 << 15])
 def test_gathers_of_any_size_give_the_same_batches(gather_rows: int, monkeypatch) -> None:
-    import imbalance_lab.data.datamodule as datamodule
+    import imbalance_lab.data.batches as batches
 
     X = torch.arange(1000, dtype=torch.float32)[:, None]
     y = (torch.arange(1000) % 10 == 0).float()
     expected = list(TensorBatches(X, y, 64, shuffle=True, seed=5))
-    monkeypatch.setattr(datamodule, "GATHER_ROWS", gather_rows)
+    monkeypatch.setattr(batches, "GATHER_ROWS", gather_rows)
     for per_fetch in (1, 3):
         got = list(TensorBatches(X, y, 64, shuffle=True, seed=5, batches_per_fetch=per_fetch))
         if per_fetch == 1:

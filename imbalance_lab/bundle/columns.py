@@ -4,9 +4,10 @@ categories of each categorical column and the original labels; and new rows read
 
 Rules for new rows (documented in the README): columns are matched by name, in any order;
 extra columns are ignored; a category never seen in the training file encodes as unknown (all
-zeros in its one-hot block, as a category absent from the train split always did) and is
-counted; a missing value is filled by the train-fitted imputer, or refused when the model was
-trained without one.
+zeros in its one-hot block, as a category absent from the train split always did, or its
+"other" column when data.max_categories grouped the column's rare levels) and is counted; a
+missing value is filled by the train-fitted imputer, or refused when the model was trained
+without one.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ dtypes, same order), so the outputs agree bit for bit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -33,8 +33,12 @@ class FittedFeatures:
     ``fill_num``/``fill_cat``: imputed values per column (``None``: no imputation).
     ``keep``: numeric columns kept (constant ones in train are dropped), bool ``(len(num),)``.
     ``scaler``: ``standard`` (``(x - offset) / factor``), ``minmax`` (``x * factor + offset``)
-    or ``none``, on the kept columns. ``categories``: per categorical column, the codes seen in
-    train; each becomes one one-hot column, any other code encodes as all zeros.
+    or ``none``, on the kept columns. ``categories``: per categorical column, the codes that get
+    a one-hot column each (all codes seen in train, or the most frequent ones when the column
+    had more than ``data.max_categories`` levels). ``other``: per categorical column, whether
+    one more column, last in its block, holds every other code (rare in train or unseen), as
+    scikit-learn's ``OneHotEncoder(max_categories=..., handle_unknown="infrequent_if_exist")``;
+    without it any other code encodes as all zeros.
     """
 
     num: list[int]
@@ -46,10 +50,14 @@ class FittedFeatures:
     offset: np.ndarray | None
     factor: np.ndarray | None
     categories: list[np.ndarray]
+    other: list[bool] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.other = list(self.other) or [False] * len(self.categories)
 
     @property
     def n_out(self) -> int:
-        return int(self.keep.sum()) + sum(len(c) for c in self.categories)
+        return int(self.keep.sum()) + sum(len(c) for c in self.categories) + sum(self.other)
 
     def impute(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(numeric, codes)`` columns of ``X`` with their missing values filled (a copy)."""
@@ -84,9 +92,10 @@ class FittedFeatures:
         n_num = X.shape[1] - len(self.cat)
         parts = [X[:, :n_num]]
         for j, cats in enumerate(self.categories):
-            parts.append(
-                (X[:, n_num + j, None] == cats[None, :].astype(X.dtype)).astype(np.float32)
-            )
+            codes, cats = X[:, n_num + j], cats.astype(X.dtype)
+            parts.append((codes[:, None] == cats[None, :]).astype(np.float32))
+            if self.other[j]:
+                parts.append((~np.isin(codes, cats))[:, None].astype(np.float32))
         return np.concatenate(parts, axis=1)
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
@@ -106,6 +115,7 @@ class FittedFeatures:
             "offset": opt(self.offset),
             "factor": opt(self.factor),
             "categories": [_array(c) for c in self.categories],
+            "other": [bool(o) for o in self.other],
         }
 
     @classmethod
@@ -123,4 +133,5 @@ class FittedFeatures:
             offset=opt(data["offset"]),
             factor=opt(data["factor"]),
             categories=[_from(c) for c in data["categories"]],
+            other=[bool(o) for o in data.get("other", [])],  # bundles written before the cap
         )

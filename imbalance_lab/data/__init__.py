@@ -1,6 +1,7 @@
 """Data sources, train-split resampling and the LightningDataModule."""
 
-from imbalance_lab.data.datamodule import ImbalanceDataModule, TensorBatches
+from imbalance_lab.data.batches import TensorBatches
+from imbalance_lab.data.datamodule import ImbalanceDataModule
 from imbalance_lab.data.resampling import class_counts, resample
 from imbalance_lab.data.sources import (
     TabularData,

@@ -4,7 +4,7 @@ categories -> batches."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import lightning as L
@@ -12,8 +12,14 @@ import numpy as np
 import torch
 
 from imbalance_lab.bundle.columns import RawSchema
+from imbalance_lab.data.batches import MANY_STEPS, TensorBatches, auto_batch_size
 from imbalance_lab.data.cache import cached_resample
-from imbalance_lab.data.features import SCALERS, FeatureTransform
+from imbalance_lab.data.features import (
+    MAX_CATEGORIES,
+    SCALERS,
+    FeatureTransform,
+    check_max_categories,
+)
 from imbalance_lab.data.resampling import (
     adapt_sampler,
     check_category_codes,
@@ -26,105 +32,6 @@ from imbalance_lab.errors import ConfigError
 log = logging.getLogger(__name__)
 
 Split = tuple[np.ndarray, np.ndarray]
-Batch = tuple[torch.Tensor, torch.Tensor]
-
-# Rows per index_select when TensorBatches shuffles (see TensorBatches.__iter__).
-GATHER_ROWS = 1 << 15
-
-
-class TensorBatches:
-    """Yields ``(x, y)`` batches by slicing whole tensors.
-
-    Written by hand because ``DataLoader(TensorDataset)`` collates one row at a time, which
-    costs ~7x the throughput of slicing on small tabular models. Shuffling draws from a
-    generator seeded by the run's seed, so batches are reproducible.
-
-    ``balanced=True`` draws each epoch's rows with replacement, each class with probability 1/2
-    (the online alternative to oversampling). Under distributed training every rank draws the
-    same order from the shared seed and takes every ``world_size``-th row of it, so the ranks
-    see disjoint shards of one epoch.
-
-    ``batches_per_fetch=K`` hands over K consecutive batches at once, as a list of ``(x, y)``
-    pairs (the last fetch may hold fewer): ``ImbalanceClassifier`` takes one optimizer step per
-    batch in it, so Lightning's per-step loop overhead is paid once per K steps. ``device``
-    moves the tensors there once, so batches are gathered where the model trains.
-    """
-
-    def __init__(
-        self,
-        X: torch.Tensor,
-        y: torch.Tensor,
-        batch_size: int,
-        shuffle: bool,
-        seed: int = 0,
-        balanced: bool = False,
-        rank: int = 0,
-        world_size: int = 1,
-        batches_per_fetch: int = 1,
-        device: torch.device | str | None = None,
-    ) -> None:
-        if device is not None:
-            X, y = X.to(device), y.to(device)
-        self.X, self.y = X, y
-        self.batch_size = batch_size
-        self.batches_per_fetch = max(1, int(batches_per_fetch))
-        self.shuffle = shuffle
-        self.balanced = balanced
-        self.rank, self.world_size = rank, world_size
-        self.generator = torch.Generator().manual_seed(seed)
-        if balanced:
-            counts = torch.bincount(y.long(), minlength=2).clamp(min=1).double()
-            self.weights = (1.0 / counts)[y.long()].cpu()
-
-    def _order(self) -> torch.Tensor | None:
-        n = len(self.y)
-        if self.balanced:
-            order = torch.multinomial(self.weights, n, replacement=True, generator=self.generator)
-        elif self.shuffle:
-            # int32 where it fits: measured ~2x faster to draw and ~10 % faster to gather by
-            # than int64 at 1M rows.
-            dtype = torch.int32 if n < 2**31 else torch.int64
-            order = torch.randperm(n, generator=self.generator, dtype=dtype)
-        else:
-            order = None if self.world_size == 1 else torch.arange(n)
-        if order is not None and self.world_size > 1:
-            # Every rank must run the same number of steps (each step's gradient all-reduce
-            # needs all ranks), so pad the epoch by wrapping around, as DistributedSampler does.
-            pad = -len(order) % self.world_size
-            order = torch.cat([order, order[:pad]])[self.rank :: self.world_size]
-        # The order is drawn on the CPU (one generator, whatever the device) and moved once.
-        return order if order is None else order.to(self.y.device)
-
-    def __len__(self) -> int:
-        n = -(-len(self.y) // self.world_size)
-        batches = -(-n // self.batch_size)
-        return -(-batches // self.batches_per_fetch)
-
-    def __iter__(self) -> Iterator[Batch | list[Batch]]:
-        order = self._order()
-        n = len(self.y) if order is None else len(order)
-        # Rows are gathered GATHER_ROWS at a time (whole batches), whatever the fetch size: one
-        # call per batch took ~2x as long at batch 1024, and gathers of 100k+ rows ~30 % longer
-        # (fresh memory each time; both measured on CPU at 1M rows x 30).
-        per_gather = max(1, min(self.batches_per_fetch, GATHER_ROWS // self.batch_size))
-        rows = per_gather * self.batch_size
-        fetch: list[Batch] = []
-        for start in range(0, n, rows):
-            if order is None:
-                x, y = self.X[start : start + rows], self.y[start : start + rows]
-            else:
-                idx = order[start : start + rows]
-                x, y = self.X.index_select(0, idx), self.y.index_select(0, idx)
-            for batch in zip(x.split(self.batch_size), y.split(self.batch_size), strict=True):
-                if self.batches_per_fetch == 1:
-                    yield batch
-                    continue
-                fetch.append(batch)
-                if len(fetch) == self.batches_per_fetch:
-                    yield fetch
-                    fetch = []
-        if fetch:
-            yield fetch
 
 
 def _check_finite(data: TabularData) -> None:
@@ -150,7 +57,8 @@ class ImbalanceDataModule(L.LightningDataModule):
     Validation and test keep the original class distribution; they are never resampled and are
     used to fit nothing but the decision threshold (validation only).
     Categorical code columns (``TabularData.categorical``) are imputed, never scaled, handed to
-    the sampler as codes (SMOTE runs as SMOTENC) and one-hot encoded afterwards.
+    the sampler as codes (SMOTE runs as SMOTENC) and one-hot encoded afterwards, in at most
+    ``max_categories`` columns each (the rarest levels share one "other" column).
     """
 
     def __init__(
@@ -159,7 +67,7 @@ class ImbalanceDataModule(L.LightningDataModule):
         sampler: Any = None,
         val_size: float = 0.2,
         test_size: float = 0.2,
-        batch_size: int = 64,
+        batch_size: int | str = 64,
         scaler: str = "standard",
         seed: int = 0,
         batch_sampling: str = "shuffle",
@@ -169,17 +77,22 @@ class ImbalanceDataModule(L.LightningDataModule):
         cache_dir: str | None = None,
         batches_per_fetch: int = 1,
         on_device: bool | str = "auto",
+        max_categories: int = MAX_CATEGORIES,
     ) -> None:
         super().__init__()
         check_split_settings(val_size, test_size, folds, fold, repeat)
-        if not is_whole(batch_size) or batch_size < 1:
-            raise ConfigError(f"data.batch_size={batch_size!r} must be a whole number >= 1.")
+        if batch_size != "auto" and (not is_whole(batch_size) or batch_size < 1):
+            raise ConfigError(
+                f"data.batch_size={batch_size!r} must be auto or a whole number >= 1."
+            )
         if scaler not in SCALERS:
             raise ConfigError(f"data.scaler={scaler!r} is unknown; use standard, minmax or none.")
+        self.max_categories = check_max_categories(max_categories)
         self.source = source
         self.sampler = sampler
         self.val_size, self.test_size = val_size, test_size
-        self.batch_size = batch_size
+        # "auto" until setup knows the training rows (see auto_batch_size).
+        self.batch_size: int | str = batch_size
         self.scaler_kind = scaler
         self.seed = seed
         if batch_sampling not in ("shuffle", "balanced"):
@@ -203,6 +116,8 @@ class ImbalanceDataModule(L.LightningDataModule):
         self.resample_cached = False
         self.cache_dir = cache_dir
         self.n_dropped_features = 0
+        # Categorical columns one-hot encoded with an "other" column: name -> (levels, kept).
+        self.grouped_categories: dict[str, tuple[int, int]] = {}
         self.name = ""
         self.image_shape: tuple[int, ...] | None = None
         # The raw columns and the fitted features, kept so a model bundle can be written.
@@ -240,11 +155,23 @@ class ImbalanceDataModule(L.LightningDataModule):
             data.categorical,
             data.impute,
             drop_constant=data.image_shape is None,  # an image keeps every pixel
+            max_categories=self.max_categories,
         )
         self.schema, self.features = RawSchema.of(data), features
         self.n_dropped_features = features.n_dropped
         if self.n_dropped_features:
             log.info("dropped %d features constant in the train split", self.n_dropped_features)
+        for j, (levels, kept) in features.grouped.items():
+            name = data.feature_names[features.cat[j]]
+            self.grouped_categories[name] = (levels, kept)
+            log.info(
+                "categorical column %s: %d levels in train; the %d most frequent get a one-hot "
+                "column each, the rest share one 'other' column (data.max_categories=%d)",
+                name,
+                levels,
+                kept,
+                self.max_categories,
+            )
         X_train, y_train = features.prepare(train[0]), train[1]
         self.counts["train_before"] = class_counts(y_train)
         # Kept to diagnose the model on the rows it learnt from, before resampling.
@@ -263,6 +190,7 @@ class ImbalanceDataModule(L.LightningDataModule):
                 self.sampler, X_train, features.sampler_categorical, features.valid_codes, names
             )
         self.counts["train"] = class_counts(y_train)
+        self._choose_batch_size(len(y_train), len(val[1]))
         self.counts["val"] = class_counts(val[1])
         self.counts["test"] = class_counts(test[1])
         self.splits = {
@@ -271,6 +199,32 @@ class ImbalanceDataModule(L.LightningDataModule):
             "test": (features(test[0]), test[1]),
         }
         log.info("class counts %s", self.counts)
+
+    def _choose_batch_size(self, rows: int, val_rows: int) -> None:
+        """Resolve ``data.batch_size=auto``, or say when a given size makes epochs very long."""
+        auto = auto_batch_size(rows)
+        if self.batch_size == "auto":
+            self.batch_size = auto
+            if auto > 64:
+                log.info(
+                    "data.batch_size=auto: %d for %s training rows (%s steps per epoch)",
+                    auto,
+                    f"{rows:,}",
+                    f"{-(-rows // auto):,}",
+                )
+            return
+        steps = -(-rows // int(self.batch_size))
+        if steps > MANY_STEPS and auto > int(self.batch_size):
+            log.warning(
+                "an epoch is %s steps at data.batch_size=%d (%s training rows) plus %s "
+                "validation batches; data.batch_size=auto would take %d rows a step (%s steps)",
+                f"{steps:,}",
+                self.batch_size,
+                f"{rows:,}",
+                f"{-(-val_rows // int(self.batch_size)):,}",
+                auto,
+                f"{-(-rows // auto):,}",
+            )
 
     def _batches(self, split: str, shuffle: bool) -> TensorBatches:
         self.setup()
@@ -286,7 +240,7 @@ class ImbalanceDataModule(L.LightningDataModule):
         return TensorBatches(
             torch.from_numpy(X),
             torch.from_numpy(y.astype(np.float32)),
-            self.batch_size,
+            int(self.batch_size),
             shuffle=shuffle,
             seed=self.seed,
             balanced=train and self.batch_sampling == "balanced",

@@ -1,7 +1,13 @@
 """Features fitted on the training split: impute, scale, category codes for the samplers,
 one-hot columns for the network. scikit-learn fits them; their fitted values are kept as plain
 arrays (:class:`~imbalance_lab.bundle.features.FittedFeatures`), which apply them here and in a
-model bundle alike."""
+model bundle alike.
+
+One-hot columns are dense float32 rows x levels, so a categorical column keeps at most
+``data.max_categories`` of them: its most frequent levels in train, and one "other" column for
+the rest (scikit-learn's ``max_categories`` grouping). Memory then grows with the rows, never
+with rows x levels (a 24,000-level id column cost 7 GB at 40k rows before the cap).
+"""
 
 from __future__ import annotations
 
@@ -32,6 +38,20 @@ class FittedScaler:
         return (self.scaler.transform(X) if self.scaler is not None else X).astype(np.float32)
 
 
+# One-hot columns per categorical column, "other" included (data.max_categories).
+MAX_CATEGORIES = 50
+
+
+def check_max_categories(value: object) -> int:
+    """``data.max_categories`` as an int >= 2, or a ConfigError naming it."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+        raise ConfigError(
+            f"data.max_categories={value!r} must be a whole number >= 2 (one-hot columns per "
+            "categorical column, the 'other' column included)."
+        )
+    return value
+
+
 def fit_scaler(
     X_train: np.ndarray, kind: str, drop_constant: bool = True, required: bool = True
 ) -> FittedScaler:
@@ -55,7 +75,12 @@ def fit_scaler(
 class FeatureTransform:
     """Fitted on the train split: impute NaNs, scale the numeric columns and put the categorical
     codes after them (:meth:`prepare`, what samplers see), then one-hot encode the codes
-    (:meth:`encode`, what the network sees; categories unseen in train encode as all zeros)."""
+    (:meth:`encode`, what the network sees; categories unseen in train encode as all zeros).
+
+    A categorical column with more than ``max_categories`` levels in train keeps its
+    ``max_categories - 1`` most frequent ones and one "other" column for the rest, unseen ones
+    included (``grouped``: column position in ``categorical`` -> (levels in train, kept)).
+    """
 
     def __init__(
         self,
@@ -64,7 +89,9 @@ class FeatureTransform:
         categorical: Sequence[int] = (),
         impute: str | None = None,
         drop_constant: bool = True,
+        max_categories: int = MAX_CATEGORIES,
     ) -> None:
+        max_categories = check_max_categories(max_categories)
         self.cat = list(categorical)
         self.num = [c for c in range(X_train.shape[1]) if c not in set(self.cat)]
         self.imputers: dict[str, Any] = {}
@@ -90,10 +117,18 @@ class FeatureTransform:
         self.sampler_categorical = list(range(n_num, n_num + len(self.cat)))
         self.valid_codes = [np.unique(codes[:, j]) for j in range(len(self.cat))]
         self.encoder = None
+        self.grouped: dict[int, tuple[int, int]] = {}
         if self.cat:
             self.encoder = OneHotEncoder(
-                handle_unknown="ignore", sparse_output=False, dtype=np.float32
+                handle_unknown="infrequent_if_exist",
+                max_categories=max_categories,
+                sparse_output=False,
+                dtype=np.float32,
             ).fit(codes)
+            for j, rare in enumerate(self.encoder.infrequent_categories_):
+                if rare is not None:
+                    levels = len(self.encoder.categories_[j])
+                    self.grouped[j] = (levels, levels - len(rare))
         self.fitted = self._fitted()
 
     def _fitted(self) -> FittedFeatures:
@@ -114,8 +149,18 @@ class FeatureTransform:
             scaler=kind,
             offset=offset,
             factor=factor,
-            categories=list(self.encoder.categories_) if self.encoder is not None else [],
+            categories=[
+                np.setdiff1d(cats, rare) if rare is not None else cats
+                for cats, rare in zip(*self._levels(), strict=True)
+            ],
+            other=[rare is not None for rare in self._levels()[1]],
         )
+
+    def _levels(self) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+        """Per categorical column: the levels seen in train and the rare ones (or None)."""
+        if self.encoder is None:
+            return [], []
+        return list(self.encoder.categories_), list(self.encoder.infrequent_categories_)
 
     def prepare(self, X: np.ndarray) -> np.ndarray:
         return self.fitted.prepare(X)

@@ -4,6 +4,11 @@
 columns as integer codes (so samplers see categories), NaNs left for a train-fitted imputer only
 when ``data.impute`` says so. Every problem a user can fix raises a ``ConfigError`` naming the
 file, the column and the setting.
+
+A categorical column whose values are distinct in most rows (a transaction id, a timestamp
+string) is refused, naming it and the ``data.drop`` that removes it: it holds nothing a model
+could carry to new rows, and dropping it silently would make the model ignore a column the user
+thinks it reads (and a timestamp is better turned into numbers, e.g. hour of day, than dropped).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from imbalance_lab.bundle.columns import as_text, columns_with, listing
+from imbalance_lab.data.features import MAX_CATEGORIES, check_max_categories
 from imbalance_lab.data.sources import TabularData
 from imbalance_lab.errors import ConfigError
 from imbalance_lab.records import table_name
@@ -28,8 +34,11 @@ log = logging.getLogger(__name__)
 IMPUTE = ("median", "most_frequent")
 _READERS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
 _COMPRESSED = {".gz", ".bz2", ".zip", ".xz", ".zst"}
-# A categorical column with more levels than this is likely an identifier: say so.
-_MANY_LEVELS = 100
+# A categorical column with more distinct values than data.max_categories and than this
+# fraction of its rows is an identifier: refused. A real category repeats its levels (a
+# merchant or ZIP code column holds ~1-5 % as many levels as rows); an id or a timestamp
+# string is near 100 %.
+_IDENTIFIER_FRACTION = 0.5
 
 
 # Bytes read to guess a CSV's separator, and the separators guessed among.
@@ -219,21 +228,36 @@ def _split_kinds(
     return cats, numeric
 
 
-def _codes(s: pd.Series, name: str) -> tuple[np.ndarray, list[str]]:
+def _codes(s: pd.Series) -> tuple[np.ndarray, list[str]]:
     """Integer codes (as float, NaN where missing) of a column's categories, sorted as text,
     and those categories (code i = category i)."""
     # As scoring reads them (bundle/columns.py): 1.0 and 1 are one category, so an integer
     # column read as float for its missing values matches a new file read as integers.
     cat = pd.Categorical(as_text(s))
-    if len(cat.categories) > _MANY_LEVELS:
-        log.warning(
-            "categorical column %s has %d levels; if it is an identifier, drop it with data.drop",
-            name,
-            len(cat.categories),
-        )
     codes = cat.codes.astype(np.float64)
     codes[codes < 0] = np.nan
     return codes, [str(c) for c in cat.categories]
+
+
+def _refuse_identifiers(
+    features: pd.DataFrame, cats: list[str], max_categories: int, path: Any
+) -> None:
+    """Raise if a categorical column holds a distinct value in most of its rows."""
+    found = []
+    for c in cats:
+        present = int(features[c].notna().sum())
+        levels = int(features[c].nunique(dropna=True))
+        if levels > max_categories and levels > _IDENTIFIER_FRACTION * present:
+            found.append((c, levels, present))
+    if found:
+        names = ",".join(c for c, _, _ in found)
+        detail = listing([f"{c} ({v:,} distinct values in {n:,} rows)" for c, v, n in found])
+        raise ConfigError(
+            f"columns of {path} look like identifiers: {detail}. A value that (nearly) never "
+            "repeats teaches the model nothing it can use on new rows, and one-hot encoding it "
+            f"costs memory of rows x values. Drop them with data.drop=[{names}] (a timestamp: "
+            "turn it into numbers in the file, e.g. hour of day, or drop it)."
+        )
 
 
 def load_table(
@@ -245,6 +269,7 @@ def load_table(
     impute: str | None = None,
     name: str | None = None,
     sep: str | None = None,
+    max_categories: int = MAX_CATEGORIES,
 ) -> TabularData:
     """A CSV/TSV/Parquet file (chosen by suffix) as features and binary labels.
 
@@ -254,6 +279,8 @@ def load_table(
     ``most_frequent`` (numeric columns; categorical ones always take the most frequent code).
     ``sep``: the separator of a CSV/TSV; ``None`` = tab for .tsv, guessed from the first lines
     of a .csv (``,``, ``;``, tab or ``|``).
+    ``max_categories``: a categorical column with more distinct values than this and than half
+    its rows is an identifier, refused (see the module's docstring).
     """
     if not path:
         raise ConfigError(
@@ -263,6 +290,7 @@ def load_table(
         raise ConfigError("data.target is not set: name the label column, e.g. data.target=Class")
     if impute not in (None, *IMPUTE):
         raise ConfigError(f"data.impute={impute!r} is unknown; use null, median or most_frequent.")
+    max_categories = check_max_categories(max_categories)
     target = str(target)
     drop = [str(c) for c in drop or []]
     cat_names = None if categorical is None else [str(c) for c in categorical]
@@ -288,13 +316,14 @@ def load_table(
             f"data.drop=[{','.join(empty)}]."
         )
     cats, numeric = _split_kinds(features, cat_names, path)
+    _refuse_identifiers(features, cats, max_categories, path)
     names = list(features.columns)
     X = np.empty((len(features), len(names)), dtype=np.float32)
     vocabularies = {}
     with np.errstate(over="ignore"):  # numbers beyond float32 become inf, reported below
         for j, c in enumerate(names):
             if c in cats:
-                X[:, j], vocabularies[c] = _codes(features[c], c)
+                X[:, j], vocabularies[c] = _codes(features[c])
             else:
                 X[:, j] = numeric[c].to_numpy(na_value=np.nan)
     if bad := columns_with(np.isinf(X), names):

@@ -22,11 +22,15 @@ from rich.table import Table
 from imbalance_lab.errors import ConfigError
 from imbalance_lab.evaluation import plots
 from imbalance_lab.evaluation.metrics import ALL_METRICS
+from imbalance_lab.evaluation.notes import configuration_notes
 from imbalance_lab.evaluation.statistics import write_comparison
+from imbalance_lab.evaluation.tables import print_notes
 from imbalance_lab.records import failed_record
 
 log = logging.getLogger(__name__)
 
+# Between the notes of one configuration in the leaderboard's notes column (csv).
+NOTE_SEPARATOR = " | "
 # Overrides that repeat a configuration rather than define one; the leaderboard averages them.
 REPEAT_KEYS = frozenset({"seed", "data.fold", "data.repeat"})
 GROUPS = ("data", "strategy", "sampler", "loss", "model", "threshold")
@@ -140,6 +144,7 @@ def leaderboard(runs: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """
     rows = []
     labels = label_runs(runs)
+    notes = configuration_notes(runs, labels)
     order = list(dict.fromkeys(labels))
     for label in order:
         group = [r for r, lab in zip(runs, labels, strict=True) if lab == label]
@@ -162,6 +167,7 @@ def leaderboard(runs: Sequence[dict[str, Any]]) -> pd.DataFrame:
         n_other = len(errors) - 1
         others = f" (and {n_other} other error{'s' * (n_other > 1)})" if n_other else ""
         row["error"] = errors[0] + others if errors else ""
+        row["notes"] = NOTE_SEPARATOR.join(notes.get(label, []))
         rows.append(row)
     df = pd.DataFrame(rows)
     df = df.sort_values(
@@ -221,7 +227,16 @@ def to_markdown(df: pd.DataFrame, title: str = "") -> str:
         lines.append(
             f"| {row['strategy']} | {_runs_cell(row)} | " + " | ".join(cells) + f" | {failed} |"
         )
+    noted = [(row["strategy"], _notes(row)) for _, row in df.iterrows() if _notes(row)]
+    if noted:
+        lines += ["", "## Notes", ""]
+        lines += [f"- **{label}**: {text}" for label, texts in noted for text in texts]
     return "\n".join(lines) + "\n"
+
+
+def _notes(row: pd.Series) -> list[str]:
+    text = row.get("notes", "")
+    return text.split(NOTE_SEPARATOR) if isinstance(text, str) and text else []
 
 
 def print_leaderboard(df: pd.DataFrame, title: str = "", console: Console | None = None) -> None:
@@ -243,6 +258,8 @@ def print_leaderboard(df: pd.DataFrame, title: str = "", console: Console | None
         table.add_row(row["strategy"], runs, *cells, failed)
     console = console or Console(width=max(Console().width, 150))
     console.print(table)
+    noted = [f"{row['strategy']}: {t}" for _, row in df.iterrows() for t in _notes(row)]
+    print_notes(noted, console)
 
 
 def write_report(

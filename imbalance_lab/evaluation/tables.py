@@ -17,7 +17,7 @@ def print_run_table(
     splits: Sequence[tuple[str, str]] = (("val", "val"), ("test", "test")),
 ) -> None:
     """Metrics of one run (``splits``: (header, key of ``results``) per column), the confusion
-    counts of the last one, and the class counts and timings when ``results`` holds them."""
+    counts of the last one, and the class counts, timings and notes when ``results`` holds them."""
     console = console or Console()
     choices = results.get("choices", {})
     title = (
@@ -50,3 +50,12 @@ def print_run_table(
         f"threshold {thr['value']:.3f} ({thr['rule']}); "
         f"resample {t['resample_s']:.2f}s, train {t['train_s']:.1f}s"
     )
+    print_notes([n["text"] for n in results.get("notes", [])], console)
+
+
+def print_notes(notes: list[str], console: Console, title: str = "notes") -> None:
+    """Notes (``evaluation.notes``) as a list under a table, in yellow: read before the rows."""
+    if notes:
+        console.print(f"[bold yellow]{title}:[/]")
+        for text in notes:
+            console.print(f"[yellow]- {text}[/]", highlight=False)
