@@ -248,6 +248,7 @@ def run(cfg: DictConfig) -> dict[str, Any] | None:
             lg.log_metrics(
                 {f"test/{k}": v for k, v in metrics["test"].items()}, trainer.global_step
             )
+            lg.save()  # after fit the trainer no longer flushes (CSVLogger buffers its rows)
     if cfg.get("figures", True):
         two_d = dm.train_original if dm.n_features == 2 else None
         figures = run_figures(results, probs, targets, fitted.predict, X_2d=two_d)
