@@ -48,6 +48,7 @@ from imbalance_lab.preflight import preflight
 from imbalance_lab.progress import EpochLog, QuietSanityCheck
 from imbalance_lab.records import hydra_info, run_labels
 from imbalance_lab.resume import run_settings
+from imbalance_lab.search.pruning import PruneHopelessTrial, trial_pruning
 
 # Lightning's start-up chatter (accelerator summary, adverts) and a deprecation inside Lightning
 # itself would bury each run's own output, many times over in a sweep.
@@ -62,7 +63,8 @@ def _as_float(value: Any) -> float | None:
 
 def _callbacks(cfg: DictConfig) -> list[L.Callback]:
     # A seam of its own: tests hand the trainer their own callbacks here.
-    return build_callbacks(cfg)
+    pruning = trial_pruning()  # this run is a trial of an Optuna search
+    return build_callbacks(cfg) + ([pruning] if pruning else [])
 
 
 def _choose_threshold(cfg: DictConfig, probs: np.ndarray, target: np.ndarray) -> ThresholdChoice:
@@ -91,6 +93,14 @@ class Fitted:
     pos_weight: float | None = None
     trainer: L.Trainer | None = None
     model: Any = None  # the network or estimator itself, for the model bundle
+
+    def search(self) -> dict[str, Any] | None:
+        """The Optuna trial this run was, and the epoch its pruner stopped it at (or None)."""
+        callbacks = self.trainer.callbacks if self.trainer is not None else []
+        pruning = next((c for c in callbacks if isinstance(c, PruneHopelessTrial)), None)
+        if pruning is None:
+            return None
+        return {"trial": pruning.trial_number, "pruned_at_epoch": pruning.pruned_at_epoch}
 
 
 def resolve_threads(setting: int | str | None) -> int:
@@ -237,12 +247,15 @@ def run(cfg: DictConfig) -> dict[str, Any] | None:
     results["notes"] = run_notes(
         results, dm.grouped_categories, dm.batch_sampling, dm.max_categories
     )
+    if fitted.search() is not None:
+        results["search"] = fitted.search()
     trainer = fitted.trainer
     if trainer is not None:
         for lg in trainer.loggers:
             lg.log_metrics(
                 {f"test/{k}": v for k, v in metrics["test"].items()}, trainer.global_step
             )
+            lg.save()  # after fit the trainer no longer flushes (CSVLogger buffers its rows)
     if cfg.get("figures", True):
         two_d = dm.train_original if dm.n_features == 2 else None
         figures = run_figures(results, probs, targets, fitted.predict, X_2d=two_d)

@@ -1,4 +1,5 @@
-"""Rebuild a leaderboard from sweep folders on disk (e.g. a cluster sweep copied back).
+"""Rebuild a leaderboard and report.html from sweep folders on disk (e.g. a cluster sweep
+copied back).
 
 python -m imbalance_lab.report logs/train/multiruns/2026-11-28_10-00-00 [MORE ...] [--out DIR]
 """
@@ -25,7 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--out",
         type=Path,
         default=None,
-        help="where to write leaderboard.{csv,md} and plots (default: first path)",
+        help="where to write leaderboard.{csv,md}, plots and report.html (default: first path)",
     )
     parser.add_argument(
         "--metric",

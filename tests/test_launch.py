@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -82,7 +83,10 @@ def test_optuna_search_maximises_validation_f1(tmp_path: Path) -> None:
         "hydra.sweeper.sampler.n_startup_trials=3", *TINY, "trainer.max_epochs=2",
         f"hydra.sweep.dir={tmp_path}",
     )  # fmt: skip
-    trials = [json.loads(f.read_text()) for f in tmp_path.glob("*/metrics.json")]
+    trials_by_dir = {
+        str(f.parent): json.loads(f.read_text()) for f in tmp_path.glob("*/metrics.json")
+    }
+    trials = list(trials_by_dir.values())
     assert len(trials) == 3 and all(t["status"] == "ok" for t in trials)
     best = yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())
     assert best["best_value"] == pytest.approx(max(t["val"]["f1"] for t in trials))
@@ -91,6 +95,13 @@ def test_optuna_search_maximises_validation_f1(tmp_path: Path) -> None:
     )
     # The searched settings reached the runs: each trial resolved its own pos_weight scale.
     assert len({t["settings"]["loss"]["scale"] for t in trials}) == 3
+    # The command written for the best trial reruns it: same settings, same validation F1.
+    command = shlex.split(best["command"])
+    assert command[:2] == ["python", "train.py"]
+    run_cli(*command[2:], f"hydra.run.dir={tmp_path / 'rerun'}")
+    rerun = json.loads((tmp_path / "rerun" / "metrics.json").read_text())
+    assert rerun["val"]["f1"] == pytest.approx(best["best_value"])
+    assert rerun["settings"] == trials_by_dir[best["best_run_dir"]]["settings"]
 
 
 def test_local_submitit_launcher_runs_a_sweep(tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ def test_sweep_ends_in_leaderboard_and_plots(sweeps) -> None:
         data = (good / name).read_bytes()
         assert data[:8] == PNG and len(data) > 5000
     assert "±" in (good / "leaderboard.md").read_text()
+    assert "sampler=random_over" in (good / "report.html").read_text()  # the one-page report
 
 
 def test_means_and_stds_match_the_runs(sweeps) -> None:

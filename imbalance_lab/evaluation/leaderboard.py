@@ -21,6 +21,7 @@ from rich.table import Table
 
 from imbalance_lab.errors import ConfigError
 from imbalance_lab.evaluation import plots
+from imbalance_lab.evaluation.html_report import write_html
 from imbalance_lab.evaluation.metrics import ALL_METRICS
 from imbalance_lab.evaluation.notes import configuration_notes
 from imbalance_lab.evaluation.statistics import write_comparison
@@ -270,7 +271,8 @@ def write_report(
     metric: str = "f1",
 ) -> dict[str, Path]:
     """Leaderboard (csv, md, terminal) and plots for ``runs``, written into ``out_dir``; with
-    several datasets also selection on validation, ranks and tests (see ``statistics``)."""
+    several datasets also selection on validation, ranks and tests (see ``statistics``); and
+    all of it on one self-contained page, ``report.html`` (see ``html_report``)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     df = leaderboard(runs)
@@ -309,6 +311,7 @@ def write_report(
             plots.confusion_grid_figure([(k, confusion[k]) for k in order]),
             out / "confusion_matrices.png",
         )
+    files["html"] = write_html(df, runs, labels, files, _present(df), out, title)
     return files
 
 
