@@ -3,3 +3,9 @@
 
 class ConfigError(ValueError):
     """A setting or an input the user can change. The message names the setting to change."""
+
+
+def first_line(err: BaseException) -> str:
+    """The first non-blank line of ``err``'s message (stripped), or its type's name when it has
+    none: what a one-line message quotes of a library's error."""
+    return next((ln.strip() for ln in str(err).splitlines() if ln.strip()), type(err).__name__)

@@ -20,23 +20,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from imbalance_lab.data import ImbalanceDataModule
 from imbalance_lab.data.features import MAX_CATEGORIES
-from imbalance_lab.errors import ConfigError
+from imbalance_lab.errors import ConfigError, first_line
 from imbalance_lab.progress import show_progress_bar
-from imbalance_lab.records import hydra_info
+from imbalance_lab.records import hydra_info, root_cause
 
 # Words a library uses for a setting whose name it does not spell out (torch's optimizers).
 _ALIASES = {"learning rate": "lr"}
-
-
-def root_cause(err: BaseException) -> BaseException:
-    """The innermost exception behind Hydra's (possibly nested) instantiation wrappers."""
-    while isinstance(err, InstantiationException) and err.__cause__ is not None:
-        err = err.__cause__
-    return err
-
-
-def _first_line(err: BaseException) -> str:
-    return (str(err).strip().splitlines() or [type(err).__name__])[0].rstrip(".!")
 
 
 def named_key(message: str, params: Mapping[str, Any]) -> str | None:
@@ -88,7 +77,7 @@ def setting_error(err: BaseException, setting: str, params: Mapping[str, Any]) -
     cause = root_cause(err)
     if isinstance(cause, ConfigError):
         return cause
-    message = _first_line(cause)
+    message = first_line(cause).rstrip(".!")
     owner = str(params.get("_target_", "")).rsplit(".", 1)[-1] or type(cause).__module__
     unknown = re.search(r"unexpected keyword argument '(\w+)'", message)
     if unknown:

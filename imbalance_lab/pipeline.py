@@ -55,6 +55,8 @@ from imbalance_lab.search.pruning import PruneHopelessTrial, trial_pruning
 logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
 warnings.filterwarnings("ignore", message=".*LeafSpec.*")
 warnings.filterwarnings("ignore", message=".*srun.*command is available.*")
+# A resumed run continues in its own checkpoint folder (resume.py), which is not empty by design.
+warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
 
 
 def _as_float(value: Any) -> float | None:

@@ -101,6 +101,8 @@ def _check_run(cfg: DictConfig) -> None:
     threads = cfg.get("threads")
     if threads not in (None, "auto") and not (isinstance(threads, int) and threads >= 1):
         raise ConfigError(f"threads={threads!r} must be auto or a whole number >= 1.")
+    # train.py checks a resume fully first (resume.check_resume); this covers pipeline.run
+    # called directly.
     ckpt = cfg.get("ckpt_path")
     if ckpt and not Path(str(ckpt)).is_file():
         raise ConfigError(f"ckpt_path={ckpt} is not a file; point it at a checkpoint (.ckpt).")

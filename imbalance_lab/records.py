@@ -23,7 +23,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from imbalance_lab.errors import ConfigError
+from imbalance_lab.errors import ConfigError, first_line
 
 
 def hydra_info() -> dict[str, Any]:
@@ -140,6 +140,22 @@ def run_labels(
     }
 
 
+METRICS_FILE = "metrics.json"
+
+
+def run_status(folder: Path) -> str | None:
+    """The ``status`` of the record a run left in ``folder`` (``ok``, ``failed``, ...), None
+    when it left none, ``unreadable`` when the file is not JSON."""
+    import json
+
+    try:
+        return json.loads((Path(folder) / METRICS_FILE).read_text()).get("status", "?")
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, AttributeError):
+        return "unreadable"
+
+
 def root_cause(err: BaseException) -> BaseException:
     """The error that explains ``err``: down its chain of causes to the innermost one.
 
@@ -167,8 +183,10 @@ def root_cause(err: BaseException) -> BaseException:
 def error_summary(err: BaseException) -> str:
     """``Type: first line of the message`` of ``err``'s root cause, for records and terminals."""
     cause = root_cause(err)
-    first_line = next((line for line in str(cause).splitlines() if line.strip()), "")
-    return f"{type(cause).__name__}: {first_line.strip()}" if first_line else type(cause).__name__
+    line = first_line(cause)
+    return (
+        type(cause).__name__ if line == type(cause).__name__ else f"{type(cause).__name__}: {line}"
+    )
 
 
 def failed_record(

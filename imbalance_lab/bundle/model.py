@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from imbalance_lab.bundle.columns import RawSchema
+from imbalance_lab.bundle.columns import RawSchema, where
 from imbalance_lab.bundle.features import FittedFeatures
 from imbalance_lab.bundle.store import find_bundle, load_estimator, load_network, read_meta
 from imbalance_lab.errors import ConfigError
@@ -27,7 +27,7 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     if kind is None:
         raise ConfigError(f"{path}: unknown file type; give a .csv or .parquet file.")
     if not file.is_file():
-        raise ConfigError(f"{path} does not exist ({file.resolve()}).")
+        raise ConfigError(f"{where(path)} does not exist.")
     return pd.read_parquet(file) if kind == "parquet" else pd.read_csv(file, low_memory=False)
 
 

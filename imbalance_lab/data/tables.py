@@ -26,7 +26,7 @@ import pandas as pd
 from imbalance_lab.bundle.columns import as_text, columns_with, listing
 from imbalance_lab.data.features import MAX_CATEGORIES, check_max_categories
 from imbalance_lab.data.sources import TabularData
-from imbalance_lab.errors import ConfigError
+from imbalance_lab.errors import ConfigError, first_line
 from imbalance_lab.records import table_name
 
 log = logging.getLogger(__name__)
@@ -96,9 +96,10 @@ def _read(path: Any, sep: str | None = None) -> tuple[pd.DataFrame, Path, str | 
     except pd.errors.EmptyDataError as err:
         raise ConfigError(f"data.path={path} holds no data: no header, no rows.") from err
     except (OSError, ValueError, pd.errors.ParserError) as err:
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
         how = f" with separator {sep!r} (data.sep)" if sep is not None else ""
-        raise ConfigError(f"data.path={path} could not be read as {kind}{how}: {first}") from err
+        raise ConfigError(
+            f"data.path={path} could not be read as {kind}{how}: {first_line(err)}"
+        ) from err
     if df.shape[0] == 0:
         raise ConfigError(f"data.path={path} holds a header but no rows.")
     df.columns = [str(c) for c in df.columns]
