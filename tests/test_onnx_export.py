@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import test_bundle
-from conftest import ENV, ROOT
+from conftest import ENV, ROOT, RUN, run_cli
 
 from imbalance_lab import load_model
 from imbalance_lab.bundle.onnx_export import export, to_onnx
@@ -95,3 +95,17 @@ def test_hgb_graph_takes_the_branch_scikit_learn_takes_at_every_threshold(traine
     session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
     (got,) = session.run(None, {"x": features})
     np.testing.assert_allclose(got[:, 0], expected, rtol=0, atol=1e-6)
+
+
+def test_onnx_encodes_capped_categories_with_their_other_column(tmp_path: Path) -> None:
+    overrides, X, _ = test_bundle._raw("table", tmp_path)
+    run_dir = tmp_path / "run"
+    run_cli(*overrides, "data.max_categories=2", "model=logreg", *RUN, f"hydra.run.dir={run_dir}",
+            cwd=tmp_path)  # fmt: skip
+    model = load_model(run_dir)
+    assert any(model.features.other)  # country kept 1 category and an "other" column
+    export(run_dir, tmp_path / "m.onnx")
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    rows = X.assign(country=["zz"] * 3 + list(X["country"][3:]))
+    (got,) = session.run(None, {"raw": model.raw(rows)})
+    np.testing.assert_allclose(got, model.predict_proba(rows), rtol=0, atol=1e-5)
