@@ -35,10 +35,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="f1",
         choices=ALL_METRICS,
         metavar="METRIC",
-        help=f"one of {', '.join(ALL_METRICS)}: the test metric reported for the strategy chosen per dataset (selection.md) and "
-        "compared by the average ranks, Friedman/Nemenyi and Wilcoxon tests (default f1). It "
-        f"does not choose: the choice is always the best mean validation {SELECT_ON}, which a "
-        "threshold tuned on validation cannot inflate, and never sees test data",
+        help=f"one of {', '.join(ALL_METRICS)}: the test metric reported for the strategy "
+        "chosen per dataset (selection.md) and compared by the average ranks, Friedman/Nemenyi "
+        "and Wilcoxon tests (default f1). It does not choose: the choice is always the best "
+        f"mean validation {SELECT_ON}, which a threshold tuned on validation cannot inflate, "
+        "and never sees test data",
     )
     parser.add_argument(
         "--baseline",
