@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import matplotlib.ticker
 import numpy as np
 import torch
 from matplotlib.figure import Figure
@@ -213,6 +214,9 @@ def reliability_figure(calib: Mapping[str, Any], title: str = "reliability (test
     counts = [max(b["count"], 0) for b in calib["bins"]]
     ax_n.bar(lows, counts, width=widths, align="edge", color="tab:blue", alpha=0.5)
     ax_n.set_yscale("log")
+    # Plain numbers at powers of ten only: minor labels (2x10^0, 3x10^0, ...) pile up here.
+    ax_n.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax_n.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax_n.set_xlabel("mean predicted probability")
     ax_n.set_ylabel("rows")
     return fig
@@ -234,7 +238,7 @@ def probability_histograms_figure(
     ax.set_xlabel("predicted probability of class 1")
     ax.set_ylabel("rows (log)")
     ax.legend(fontsize=8)
-    ax.set_title("predicted probability by true class", fontsize=9)
+    ax.set_title("predicted probability by true class (test)", fontsize=9)
     return fig
 
 
