@@ -41,6 +41,23 @@ def test_job_names_keep_what_varies() -> None:
     assert len(long) <= MAX_NAME + 10 and long.endswith("..job7")
 
 
+def test_sweep_keys_from_the_sweepers_params_and_the_command_line(tmp_path: Path) -> None:
+    from omegaconf import OmegaConf
+
+    from imbalance_lab.run_names import sweep_keys
+
+    task = ["experiment=lab", "sampler=none,smote", "trainer.max_epochs=3", "data.fold=range(5)"]
+    OmegaConf.save({"hydra": {"overrides": {"task": task}}}, tmp_path / "multirun.yaml")
+    # experiment=lab's own sweep (hydra.sweeper.params) and the command line's sweeps.
+    assert sweep_keys(tmp_path, {"strategy": "none,smote", "seed": "0,1"}) == {
+        "strategy",
+        "seed",
+        "sampler",
+        "data.fold",
+    }
+    assert sweep_keys(tmp_path / "elsewhere") is None  # unknown: names keep every override
+
+
 def test_hparams_hold_dataset_threshold_rule_and_settings() -> None:
     results = {
         "overrides": ["loss=weighted_bce", "seed=3", "data.fold=2", "trainer.max_epochs=3"],
