@@ -320,8 +320,7 @@ def _sweep_figures(
         for k in total:
             total[k] += run["confusion"][k]
         n_runs[label] = n_runs.get(label, 0) + 1
-        c = run["confusion"]
-        prevalence.setdefault(label, []).append((c["tp"] + c["fn"]) / max(sum(c.values()), 1))
+        prevalence.setdefault(label, []).append(plots.prevalence(run["confusion"]))
     rename = dict(zip(order, names, strict=True))
     if curves:
         ap = dict(zip(names, ok["pr_auc_mean"], strict=True)) if "pr_auc_mean" in ok else {}

@@ -24,6 +24,12 @@ METRIC_NAMES = {"acc": "accuracy", "f1": "F1", "pr_auc": "PR-AUC"}
 LINE_STYLES = ("-", "--", ":", "-.")
 
 
+def prevalence(counts: Mapping[str, int]) -> float:
+    """Share of positive rows among the rows a confusion matrix (``tn fp fn tp``) counts: the
+    precision, and the average precision, of a ranking no better than chance."""
+    return (counts["tp"] + counts["fn"]) / max(sum(counts.values()), 1)
+
+
 def confusion_figure(
     counts: Mapping[str, int], title: str = "", ax: plt.Axes | None = None
 ) -> Figure | None:

@@ -26,11 +26,6 @@ def pr_curve(probs: np.ndarray, target: np.ndarray, max_points: int = 200) -> di
     return {"precision": precision[keep].tolist(), "recall": recall[keep].tolist()}
 
 
-def _prevalence(counts: Mapping[str, int]) -> float:
-    """Share of positive rows among the rows a confusion matrix counts."""
-    return (counts["tp"] + counts["fn"]) / max(sum(counts.values()), 1)
-
-
 def run_figures(
     results: Mapping[str, Any],
     probs: Mapping[str, np.ndarray],
@@ -46,7 +41,7 @@ def run_figures(
         "pr_curve": plots.pr_curve_figure(
             {"test": [results["pr_curve"]]},
             average_precision={"test": results["test"]["pr_auc"]},
-            prevalence={"test": _prevalence(results["confusion"])},
+            prevalence={"test": plots.prevalence(results["confusion"])},
         ),
         "reliability": diagnostics.reliability_figure(results["diagnostics"]["calibration_test"]),
         "probability_histograms": diagnostics.probability_histograms_figure(
