@@ -189,3 +189,16 @@ def test_advice_says_what_it_rests_on_and_how_sure() -> None:
     few = {**report, "typology": {"n": 10, "counts": {"safe": 1, "borderline": 2, "rare": 3,
                                                       "outlier": 4}}}  # fmt: skip
     assert "With 10 minority rows the share itself is loose" in read_report(few)[0].confidence
+
+
+def test_typology_view_is_not_squeezed_by_far_rows() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 2))
+    X[:3] += 1000.0  # three far majority rows (a rare value of some column)
+    y = np.zeros(300, dtype=int)
+    y[-20:] = 1
+    fig = typology_pca_figure(X, y, minority_typology(X, y))
+    ax = fig.axes[0]
+    assert ax.get_xlim()[1] < 100 and ax.get_ylim()[1] < 100
+    assert X[y == 1, 0].max() <= ax.get_xlim()[1]  # every minority row stays in view
+    assert "far majority rows outside the view" in ax.get_title()

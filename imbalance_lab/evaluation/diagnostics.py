@@ -265,7 +265,17 @@ def typology_pca_figure(X: np.ndarray, y: np.ndarray, types: np.ndarray) -> Figu
     ax.set(xlabel=labels[0], ylabel=labels[1])
     ax.legend(fontsize=8, markerscale=1.3)
     view = "PCA projection" if X.shape[1] > 2 else "2D data"
-    ax.set_title(f"minority typology (5 nearest neighbours), {view}", fontsize=9)
+    # A few far majority rows (a rare value of a binary column) would squeeze the rest into a
+    # line: the view holds every minority row and the central 96 % of the majority rows.
+    xy_maj = xy[y == 0] if (y == 0).any() else xy
+    lo = np.minimum(np.percentile(xy_maj, 2, axis=0), xy_min.min(axis=0, initial=np.inf))
+    hi = np.maximum(np.percentile(xy_maj, 98, axis=0), xy_min.max(axis=0, initial=-np.inf))
+    pad = 0.05 * (hi - lo + 1e-9)
+    ax.set_xlim(lo[0] - pad[0], hi[0] + pad[0])
+    ax.set_ylim(lo[1] - pad[1], hi[1] + pad[1])
+    outside = int((((xy < lo - pad) | (xy > hi + pad)).any(axis=1)).sum())
+    note = f"; {outside} far majority rows outside the view" if outside else ""
+    ax.set_title(f"minority typology (5 nearest neighbours), {view}{note}", fontsize=9)
     return fig
 
 
