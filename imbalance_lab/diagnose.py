@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from imbalance_lab.evaluation import plots
+from imbalance_lab.evaluation.advice import as_json, read_report
 from imbalance_lab.evaluation.diagnostics import (
     TYPES,
     data_report,
@@ -38,35 +38,6 @@ from imbalance_lab.train import CONF_DIR
 log = logging.getLogger(__name__)
 DIAGNOSIS_FILE = "diagnosis.json"
 FIGURE_FILE = "typology_pca.png"
-
-
-def interpret(report: Mapping[str, Any]) -> list[str]:
-    """Short reading of a :func:`data_report`: what its symptoms suggest for a strategy."""
-    shares, ov = report["typology"]["shares"], report["overlap"]
-    lines = []
-    hard = shares["rare"] + shares["outlier"]
-    if hard >= 0.3:
-        lines.append(
-            f"{hard:.0%} of minority rows are rare/outlier: interpolation-based oversampling "
-            "(SMOTE, ADASYN) is risky, it places synthetic rows inside majority regions; "
-            "prefer loss weighting, threshold tuning or random oversampling."
-        )
-    if shares["borderline"] >= 0.4:
-        lines.append(
-            f"{shares['borderline']:.0%} of minority rows are borderline: the classes overlap; "
-            "cleaning the border (Tomek links) or borderline-focused oversampling may help."
-        )
-    if shares["safe"] >= 0.5 and hard < 0.3:
-        lines.append(
-            f"{shares['safe']:.0%} of minority rows are safe: the imbalance itself is the main "
-            "issue; reweighting or threshold tuning should suffice."
-        )
-    if ov["n_conflicting_feature_rows"]:
-        lines.append(
-            f"{ov['n_conflicting_feature_rows']} feature vectors occur with both labels: "
-            "no classifier can get those rows all right."
-        )
-    return lines or ["no dominant minority type; compare strategies empirically."]
 
 
 def _fmt_ir(ir: float | None) -> str:
@@ -103,8 +74,12 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
         f"({ov['n_rows_in_conflict']} rows)",
     )
     console.print(types)
-    for line in report["interpretation"]:
-        console.print(f"-> {line}")
+    readings = report.get("readings") or [{"finding": t} for t in report["interpretation"]]
+    for r in readings:
+        console.print(f"-> [bold]{r['finding']}[/]: {r.get('suggestion', '')}", highlight=False)
+        for key in ("basis", "confidence", "check"):
+            if r.get(key):
+                console.print(f"   [dim]{key}:[/] {r[key]}", highlight=False)
 
 
 def run(cfg: DictConfig) -> tuple[dict[str, Any], np.ndarray, np.ndarray, np.ndarray]:
@@ -128,7 +103,9 @@ def run(cfg: DictConfig) -> tuple[dict[str, Any], np.ndarray, np.ndarray, np.nda
     }
     types = minority_typology(X_all, y_all)
     report.update(data_report(dm.splits, X_all, y_all, types))
-    report["interpretation"] = interpret(report)
+    readings = read_report(report)
+    report["interpretation"] = [r.line() for r in readings]
+    report["readings"] = as_json(readings)
     return report, X_all, y_all, types
 
 

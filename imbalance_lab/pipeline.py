@@ -258,13 +258,14 @@ def run(cfg: DictConfig) -> dict[str, Any] | None:
                 {f"test/{k}": v for k, v in metrics["test"].items()}, trainer.global_step
             )
             lg.save()  # after fit the trainer no longer flushes (CSVLogger buffers its rows)
+    figures = {}
     if cfg.get("figures", True):
         two_d = dm.train_original if dm.n_features == 2 else None
         figures = run_figures(results, probs, targets, fitted.predict, X_2d=two_d)
         save_figures(figures, Path(cfg.paths.output_dir))
-        if trainer is not None:
-            log_to_tensorboard(trainer, figures, results, cfg.seed)
-        for fig in figures.values():
-            plt.close(fig)
+    if trainer is not None:  # HPARAMS with or without figures
+        log_to_tensorboard(trainer, figures, results, cfg.threshold.get("metric"))
+    for fig in figures.values():
+        plt.close(fig)
     save_model(Path(cfg.paths.output_dir), cfg, dm, fitted.model, results)
     return results

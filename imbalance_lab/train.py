@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 
 from imbalance_lab.errors import ConfigError
 from imbalance_lab.records import error_summary, failed_record, hydra_info, root_cause
+from imbalance_lab.run_names import tensorboard_dir  # noqa: F401  (registers its resolver)
 from imbalance_lab.rundir import METRICS_FILE, claim, release
 
 log = logging.getLogger(__name__)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import matplotlib.ticker
 import numpy as np
 import torch
 from matplotlib.figure import Figure
@@ -213,6 +214,9 @@ def reliability_figure(calib: Mapping[str, Any], title: str = "reliability (test
     counts = [max(b["count"], 0) for b in calib["bins"]]
     ax_n.bar(lows, counts, width=widths, align="edge", color="tab:blue", alpha=0.5)
     ax_n.set_yscale("log")
+    # Plain numbers at powers of ten only: minor labels (2x10^0, 3x10^0, ...) pile up here.
+    ax_n.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax_n.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax_n.set_xlabel("mean predicted probability")
     ax_n.set_ylabel("rows")
     return fig
@@ -234,7 +238,7 @@ def probability_histograms_figure(
     ax.set_xlabel("predicted probability of class 1")
     ax.set_ylabel("rows (log)")
     ax.legend(fontsize=8)
-    ax.set_title("predicted probability by true class", fontsize=9)
+    ax.set_title("predicted probability by true class (test)", fontsize=9)
     return fig
 
 
@@ -261,7 +265,17 @@ def typology_pca_figure(X: np.ndarray, y: np.ndarray, types: np.ndarray) -> Figu
     ax.set(xlabel=labels[0], ylabel=labels[1])
     ax.legend(fontsize=8, markerscale=1.3)
     view = "PCA projection" if X.shape[1] > 2 else "2D data"
-    ax.set_title(f"minority typology (5 nearest neighbours), {view}", fontsize=9)
+    # A few far majority rows (a rare value of a binary column) would squeeze the rest into a
+    # line: the view holds every minority row and the central 96 % of the majority rows.
+    xy_maj = xy[y == 0] if (y == 0).any() else xy
+    lo = np.minimum(np.percentile(xy_maj, 2, axis=0), xy_min.min(axis=0, initial=np.inf))
+    hi = np.maximum(np.percentile(xy_maj, 98, axis=0), xy_min.max(axis=0, initial=-np.inf))
+    pad = 0.05 * (hi - lo + 1e-9)
+    ax.set_xlim(lo[0] - pad[0], hi[0] + pad[0])
+    ax.set_ylim(lo[1] - pad[1], hi[1] + pad[1])
+    outside = int((((xy < lo - pad) | (xy > hi + pad)).any(axis=1)).sum())
+    note = f"; {outside} far majority rows outside the view" if outside else ""
+    ax.set_title(f"minority typology (5 nearest neighbours), {view}{note}", fontsize=9)
     return fig
 
 
