@@ -22,16 +22,17 @@ from threadpoolctl import threadpool_limits
 
 from imbalance_lab.bundle.save import save_model
 from imbalance_lab.data import ImbalanceDataModule
+from imbalance_lab.data.images import ImageFiles
 from imbalance_lab.data.resampling import describe_sampler
 from imbalance_lab.errors import ConfigError
 from imbalance_lab.evaluation.diagnostics import model_report
+from imbalance_lab.evaluation.image_views import misclassified_minority
 from imbalance_lab.evaluation.metrics import binary_metrics, confusion_counts
 from imbalance_lab.evaluation.notes import run_notes
 from imbalance_lab.evaluation.plots import plt
 from imbalance_lab.evaluation.run_views import (
     log_to_tensorboard,
     pr_curve,
-    predict_probs,
     run_figures,
     save_figures,
 )
@@ -133,7 +134,11 @@ def fit_network(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
             loss.fit_counts(1, 1)
         else:
             loss.fit_counts(dm.counts["train"]["0"], dm.counts["train"]["1"])
-    net = build(cfg.model.net, "model.net", in_features=dm.n_features)
+    # Image data knows its shape only once read: it overrides the config's (null) input_shape.
+    shape = {"input_shape": list(dm.image_shape)} if dm.image_shape else {}
+    if "input_shape" not in cfg.model.net:
+        shape = {}
+    net = build(cfg.model.net, "model.net", in_features=dm.n_features, **shape)
     # The module steps its optimizer itself (several batches per fetch), so the trainer's
     # gradient clipping is done there; gradient accumulation has no equivalent.
     _, clipping = trainer_settings(cfg)
@@ -162,7 +167,7 @@ def fit_network(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
         model.load_state_dict(checkpoint["state_dict"])
         best_epoch = int(checkpoint["epoch"]) + 1  # counted from 1, as ``epochs``
     return Fitted(
-        predict=lambda X: predict_probs(model.net, X),
+        predict=lambda X: dm.predict_probs(model.net, X),
         train_seconds=seconds,
         epochs=epochs,
         best_checkpoint=best,
@@ -262,6 +267,10 @@ def run(cfg: DictConfig) -> dict[str, Any] | None:
         save_figures(figures, Path(cfg.paths.output_dir))
         if trainer is not None:
             log_to_tensorboard(trainer, figures, results, cfg.seed)
+        if isinstance(splits["test"][0], ImageFiles):
+            misclassified_minority(
+                splits["test"][0], probs["test"], choice.value, Path(cfg.paths.output_dir), trainer
+            )
         for fig in figures.values():
             plt.close(fig)
     save_model(Path(cfg.paths.output_dir), cfg, dm, fitted.model, results)

@@ -25,6 +25,9 @@ def save_model(run_dir: Path, cfg: DictConfig, dm: Any, model: Any, results: dic
     classifier) with the data module's raw columns and fitted features, and the results' threshold
     and metrics. Returns the folder, or ``None`` (logged) for a network the package cannot
     rebuild by name (a user's own ``model.net._target_``)."""
+    if dm.features is None:  # image files: no raw columns to read new rows by (yet)
+        log.info("no model bundle written: bundles hold models of tables, not of image files")
+        return None
     is_net = "estimator" not in cfg.model
     meta: dict[str, Any] = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
