@@ -206,13 +206,15 @@ def _channels(headers: list, setting: int | None, root: Path, paths: list[str]) 
         if setting not in (1, 3):
             raise ConfigError(f"data.channels={setting} must be 1 (grey) or 3 (RGB), or null.")
         return int(setting)
-    modes = Counter("grey" if mode in GREY_MODES else "colour" for _, mode in headers)
+    kinds = ["grey" if mode in GREY_MODES else "colour" for _, mode in headers]
+    modes = Counter(kinds)
     if len(modes) > 1:
-        grey = [p for p, (_, m) in zip(paths, headers, strict=True) if m in GREY_MODES]
+        rare = min(modes, key=lambda k: modes[k])
+        example = _show([p for p, k in zip(paths, kinds, strict=True) if k == rare], root, 1)
+        shown = {k: f"{n}, e.g. {example}" if k == rare else str(n) for k, n in modes.items()}
         raise ConfigError(
-            f"the images mix grey ({modes['grey']}, e.g. {_show(grey, root, 1)}) and colour "
-            f"({modes['colour']}) modes; set data.channels=3 to read all as RGB or "
-            "data.channels=1 to read all as grey."
+            f"the images mix grey ({shown['grey']}) and colour ({shown['colour']}) modes; set "
+            "data.channels=3 to read all as RGB or data.channels=1 to read all as grey."
         )
     return 1 if "grey" in modes else 3
 
