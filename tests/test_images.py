@@ -201,3 +201,18 @@ def test_cli_refuses_smote_before_reading(tmp_path: Path) -> None:
     proc = run_cli("data=images", f"data.path={tmp_path}", "sampler=smote", *RUN, check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "sampler=SMOTE synthesises" in proc.stderr
+
+
+def test_resnet_run_with_thumbnail_selection(digits_png: Path, make_cfg) -> None:
+    from imbalance_lab.pipeline import run
+
+    cfg = make_cfg(
+        "data=images", f"data.path={digits_png}", "model=resnet", "model.net.widths=[4,8,8,8]",
+        "sampler=nearmiss", "data.batch_sampling=balanced", "data.workers=0",
+        "trainer.max_epochs=1", *RUN[1:], tiny=False,
+    )  # fmt: skip
+    assert cfg.model.net.input_shape is None  # read from the files
+    results = run(cfg)
+    assert results["status"] == "ok" and results["sampler"]["class"] == "NearMiss"
+    assert results["class_counts"]["train"] == {"0": 18, "1": 18}
+    assert results["class_counts"]["test"] == results["class_counts"]["val"] == {"0": 54, "1": 6}

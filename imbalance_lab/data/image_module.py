@@ -89,7 +89,7 @@ class ImageDataModule(ImbalanceDataModule):
         self.thumbnail_size = thumbnail_size
         self.index: ImageIndex | None = None
         self._threads = 1
-        self._workers: int | None = None
+        self._threads_split = False  # torch threads lowered for the loader workers (once)
         self._generator = torch.Generator()
 
     @property
@@ -136,7 +136,10 @@ class ImageDataModule(ImbalanceDataModule):
         if self.sampler_kind == "index":
             X = rows[:, None].astype(np.float32)
         else:
-            X = thumbnails(self._files(rows), self.thumbnail_size, self._loader_workers(False))
+            # Nothing trains yet: with workers=auto every thread but this one's decodes.
+            auto = self.workers_setting == "auto"
+            workers = self._threads - 1 if auto else int(self.workers_setting)
+            X = thumbnails(self._files(rows), self.thumbnail_size, workers)
             log.info(
                 "%s runs on %dx%d grey thumbnails of the %d training images",
                 type(self.sampler).__name__, self.thumbnail_size, self.thumbnail_size, len(rows),
@@ -148,18 +151,18 @@ class ImageDataModule(ImbalanceDataModule):
     def _loader_workers(self, on_gpu: bool) -> int:
         if self.workers_setting != "auto":
             return int(self.workers_setting)
-        if self._workers is None:
-            # On CPU decoding and training share the run's threads; on a GPU the host only
-            # feeds it, so all but one thread decode.
-            workers = self._threads - 1 if on_gpu else self._threads // 2
-            self._workers = max(0, workers)
-            if not on_gpu and self._workers:
-                torch.set_num_threads(max(1, self._threads - self._workers))
+        # On CPU decoding and training share the run's threads; on a GPU the host only feeds
+        # it, so all but one thread decode.
+        workers = max(0, self._threads - 1 if on_gpu else self._threads // 2)
+        if not self._threads_split:
+            self._threads_split = True
+            if not on_gpu and workers:
+                torch.set_num_threads(max(1, self._threads - workers))
             log.info(
                 "data.workers=auto: %d loader worker(s), %d torch thread(s) training",
-                self._workers, torch.get_num_threads(),
+                workers, torch.get_num_threads(),
             )  # fmt: skip
-        return self._workers
+        return workers
 
     def _on_gpu(self) -> bool:
         return self.trainer is not None and self.trainer.strategy.root_device.type == "cuda"

@@ -17,6 +17,8 @@ log = logging.getLogger(__name__)
 MISSED_FILE = "misclassified_minority.png"
 # Images in the grid: enough to see a pattern, small enough to look at.
 MAX_SHOWN = 64
+# Smaller images are enlarged (nearest pixel, whole multiples) to about this side to be seen.
+MIN_SIDE = 64
 
 
 def image_grid(images: torch.Tensor, columns: int = 8, pad: int = 2) -> torch.Tensor:
@@ -54,7 +56,11 @@ def misclassified_minority(
         log.info("every minority test image was found at threshold %.3f", threshold)
         return None
     missed = missed[np.argsort(probs[missed], kind="stable")][:MAX_SHOWN]
-    grid = image_grid(torch.stack([files.decode(int(i)) for i in missed]))
+    images = torch.stack([files.decode(int(i)) for i in missed])
+    scale = -(-MIN_SIDE // min(images.shape[-2:]))
+    if scale > 1:
+        images = images.repeat_interleave(scale, -2).repeat_interleave(scale, -1)
+    grid = image_grid(images)
     path = Path(run_dir) / MISSED_FILE
     Image.fromarray(grid.permute(1, 2, 0).numpy()).save(path)
     log.info("%d missed minority test image(s) shown in %s", len(missed), path)
