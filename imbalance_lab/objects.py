@@ -147,11 +147,10 @@ def build_datamodule(cfg: DictConfig, resample: bool = True) -> ImbalanceDataMod
     if is_image_data(cfg):  # files read by DataLoaders (data/image_module.py)
         from imbalance_lab.data.image_module import ImageDataModule
 
+        augment = cfg.data.augment
         return ImageDataModule(
             **common,
-            augment=OmegaConf.to_container(cfg.data.augment)
-            if isinstance(cfg.data.augment, ListConfig)
-            else cfg.data.augment,
+            augment=list(augment) if isinstance(augment, ListConfig) else augment,
             workers=cfg.data.workers,
             thumbnail_size=cfg.data.thumbnail_size,
         )

@@ -135,9 +135,8 @@ def fit_network(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
         else:
             loss.fit_counts(dm.counts["train"]["0"], dm.counts["train"]["1"])
     # Image data knows its shape only once read: it overrides the config's (null) input_shape.
-    shape = {"input_shape": list(dm.image_shape)} if dm.image_shape else {}
-    if "input_shape" not in cfg.model.net:
-        shape = {}
+    wants_shape = dm.image_shape and "input_shape" in cfg.model.net
+    shape = {"input_shape": list(dm.image_shape)} if wants_shape else {}
     net = build(cfg.model.net, "model.net", in_features=dm.n_features, **shape)
     # The module steps its optimizer itself (several batches per fetch), so the trainer's
     # gradient clipping is done there; gradient accumulation has no equivalent.
