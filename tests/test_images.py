@@ -216,3 +216,15 @@ def test_resnet_run_with_thumbnail_selection(digits_png: Path, make_cfg) -> None
     assert results["status"] == "ok" and results["sampler"]["class"] == "NearMiss"
     assert results["class_counts"]["train"] == {"0": 18, "1": 18}
     assert results["class_counts"]["test"] == results["class_counts"]["val"] == {"0": 54, "1": 6}
+
+
+def test_auto_workers_share_the_threads(digits_png: Path) -> None:
+    dm = _module(digits_png)
+    dm.workers_setting, dm._threads = "auto", 4
+    before = torch.get_num_threads()
+    try:
+        assert dm._loader_workers(on_gpu=False) == 2
+        assert torch.get_num_threads() == 2  # the other half trains
+        assert dm._loader_workers(on_gpu=True) == 3  # a GPU trains: the host only decodes
+    finally:
+        torch.set_num_threads(before)
