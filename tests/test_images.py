@@ -228,3 +228,14 @@ def test_auto_workers_share_the_threads(digits_png: Path) -> None:
         assert dm._loader_workers(on_gpu=True) == 3  # a GPU trains: the host only decodes
     finally:
         torch.set_num_threads(before)
+
+
+def test_diagnose_reads_images_as_thumbnails(digits_png: Path, make_cfg) -> None:
+    from imbalance_lab.diagnose import run as diagnose
+
+    cfg = make_cfg("data=images", f"data.path={digits_png}", "data.thumbnail_size=8", tiny=False)
+    report, X, y, types = diagnose(cfg)
+    assert X.shape == (300, 64) and int(y.sum()) == 30 and len(types) == 30
+    assert report["dataset"] == "digits_png"
+    # Zeros are far from the other digits even at 8x8: most are safe, few overlap.
+    assert report["overlap"]["minority_nn_majority_share"] < 0.3

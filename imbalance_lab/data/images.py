@@ -137,8 +137,10 @@ def _binary_labels(labels: list[str], positive: object, where: str) -> tuple[np.
 
 
 def _header(path: str) -> tuple[tuple[int, int], str] | str:
-    """``((width, height), mode)`` of a readable image, else why it is not (the whole file is
-    read and checked, so a truncated file fails here rather than in a loader worker)."""
+    """``((width, height), mode)`` of a readable image, else why it is not. Pillow's
+    ``verify`` reads the whole file and checks what the format allows (PNG chunk checksums and
+    a truncated PNG fail here, not in a loader worker); it does not decode, so a damaged JPEG
+    body is found only when the image is read."""
     try:
         with Image.open(path) as im:
             size, mode = im.size, im.mode
