@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from conftest import RUN, run_cli
@@ -195,6 +196,18 @@ def test_run_on_png_folder(digits_png: Path, make_cfg) -> None:
         assert Image.open(missed).size[0] > 16
     else:
         assert not missed.exists()
+    # The model bundle scores a folder of images: here the training folder, every file.
+    from sklearn.metrics import roc_auc_score
+
+    from imbalance_lab.bundle.cli import main as cli
+
+    scores = Path(cfg.paths.output_dir) / "scores.csv"
+    assert cli(["predict", cfg.paths.output_dir, str(digits_png), "--out", str(scores)]) == 0
+    table = pd.read_csv(scores)
+    assert len(table) == 300 and set(table["label"]) <= {"digit0", "other"}
+    truth = table["path"].str.startswith("digit0/")
+    assert roc_auc_score(truth, table["probability"]) > 0.9
+    assert cli(["predict", cfg.paths.output_dir, str(scores), "--out", str(scores)]) == 2
 
 
 def test_cli_refuses_smote_before_reading(tmp_path: Path) -> None:

@@ -121,4 +121,9 @@ def load_model(path: str | os.PathLike, dataset: str | None = None) -> Model:
 
     if is_sweep(path):
         return load_sweep(Path(path).expanduser(), dataset)
-    return Model(find_bundle(path))
+    folder = find_bundle(path)
+    if "images" in read_meta(folder):  # a network trained on image files
+        from imbalance_lab.bundle.images import ImageModel
+
+        return ImageModel(folder)
+    return Model(folder)

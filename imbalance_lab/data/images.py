@@ -136,7 +136,7 @@ def _binary_labels(labels: list[str], positive: object, where: str) -> tuple[np.
     return y, (negative, positive)
 
 
-def _header(path: str) -> tuple[tuple[int, int], str] | str:
+def read_header(path: str) -> tuple[tuple[int, int], str] | str:
     """``((width, height), mode)`` of a readable image, else why it is not. Pillow's
     ``verify`` reads the whole file and checks what the format allows (PNG chunk checksums and
     a truncated PNG fail here, not in a loader worker); it does not decode, so a damaged JPEG
@@ -184,7 +184,7 @@ def scan_images(
         raise ConfigError(
             f"data.path={path} holds no image files ({' '.join(sorted(IMAGE_SUFFIXES))})."
         )
-    headers = [_header(p) for p in paths]
+    headers = [read_header(p) for p in paths]
     bad = [p for p, h in zip(paths, headers, strict=True) if isinstance(h, str)]
     if bad:
         first = next(h for h in headers if isinstance(h, str))
