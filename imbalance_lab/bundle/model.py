@@ -41,6 +41,11 @@ class Model:
 
     def __init__(self, folder: Path) -> None:
         meta = read_meta(folder)
+        if "images" in meta:
+            raise ConfigError(
+                f"{folder} holds a model of image files, which reads a folder of images, not "
+                "rows; a sweep of image runs is not scored as one: give one of its run folders."
+            )
         self.folder = folder
         self.info: dict[str, Any] = meta
         self.schema = RawSchema.from_json(meta["raw"])
