@@ -208,6 +208,10 @@ def test_run_on_png_folder(digits_png: Path, make_cfg) -> None:
     truth = table["path"].str.startswith("digit0/")
     assert roc_auc_score(truth, table["probability"]) > 0.9
     assert cli(["predict", cfg.paths.output_dir, str(scores), "--out", str(scores)]) == 2
+    from imbalance_lab.bundle.model import Model  # as a sweep's member, it says why not
+
+    with pytest.raises(ConfigError, match="holds a model of image files"):
+        Model(Path(cfg.paths.output_dir) / "model")
 
 
 def test_cli_refuses_smote_before_reading(tmp_path: Path) -> None:
