@@ -23,6 +23,8 @@ from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
+from imbalance_lab.data.image_module import ImageDataModule
+from imbalance_lab.data.images import thumbnails
 from imbalance_lab.evaluation import plots
 from imbalance_lab.evaluation.advice import as_json, read_report
 from imbalance_lab.evaluation.diagnostics import (
@@ -90,8 +92,13 @@ def run(cfg: DictConfig) -> tuple[dict[str, Any], np.ndarray, np.ndarray, np.nda
     """
     dm = build_datamodule(cfg, resample=False)  # the split training uses, before resampling
     dm.setup()
-    X_all = np.concatenate([X for X, _ in dm.splits.values()])
-    y_all = np.concatenate([y for _, y in dm.splits.values()])
+    splits = dm.splits
+    if isinstance(dm, ImageDataModule):  # image files: the samplers' stated feature space
+        size = dm.thumbnail_size
+        splits = {k: (thumbnails(files, size), y) for k, (files, y) in splits.items()}
+        log.info("image files diagnosed on %dx%d grey thumbnails (data.thumbnail_size)", size, size)
+    X_all = np.concatenate([X for X, _ in splits.values()])
+    y_all = np.concatenate([y for _, y in splits.values()])
     info = hydra_info()
     report: dict[str, Any] = {
         "dataset": dm.name,
@@ -102,7 +109,7 @@ def run(cfg: DictConfig) -> tuple[dict[str, Any], np.ndarray, np.ndarray, np.nda
         "n_dropped_constant_features": dm.n_dropped_features,
     }
     types = minority_typology(X_all, y_all)
-    report.update(data_report(dm.splits, X_all, y_all, types))
+    report.update(data_report(splits, X_all, y_all, types))
     readings = read_report(report)
     report["interpretation"] = [r.line() for r in readings]
     report["readings"] = as_json(readings)

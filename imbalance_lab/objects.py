@@ -16,7 +16,7 @@ from typing import Any
 import lightning as L
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from imbalance_lab.data import ImbalanceDataModule
 from imbalance_lab.data.features import MAX_CATEGORIES
@@ -113,21 +113,39 @@ def build(node: Any, setting: str, **kwargs: Any) -> Any:
         raise setting_error(err, setting, _plain(node)) from err
 
 
+def is_image_data(cfg: DictConfig) -> bool:
+    """Whether ``cfg.data`` reads image files (``data=images``)."""
+    return str(cfg.data.get("source", {}).get("_target_", "")).endswith(".scan_images")
+
+
 def build_datamodule(cfg: DictConfig, resample: bool = True) -> ImbalanceDataModule:
     """The DataModule of a config: source and sampler objects instantiated by Hydra
     (``resample=False``: the same splits without the sampler). Nothing is loaded yet."""
+    common = {
+        "source": build(cfg.data.source, "data", _partial_=True),
+        "sampler": build(cfg.sampler, "sampler") if resample else None,
+        "val_size": cfg.data.val_size,
+        "test_size": cfg.data.test_size,
+        "batch_size": cfg.data.batch_size,
+        "seed": cfg.seed,
+        "batch_sampling": cfg.data.batch_sampling,
+        "folds": cfg.data.folds,
+        "fold": cfg.data.fold,
+        "repeat": cfg.data.repeat,
+    }
+    if is_image_data(cfg):  # files read by DataLoaders (data/image_module.py)
+        from imbalance_lab.data.image_module import ImageDataModule
+
+        augment = cfg.data.augment
+        return ImageDataModule(
+            **common,
+            augment=list(augment) if isinstance(augment, ListConfig) else augment,
+            workers=cfg.data.workers,
+            thumbnail_size=cfg.data.thumbnail_size,
+        )
     return ImbalanceDataModule(
-        source=build(cfg.data.source, "data", _partial_=True),
-        sampler=build(cfg.sampler, "sampler") if resample else None,
-        val_size=cfg.data.val_size,
-        test_size=cfg.data.test_size,
-        batch_size=cfg.data.batch_size,
+        **common,
         scaler=cfg.data.scaler,
-        seed=cfg.seed,
-        batch_sampling=cfg.data.batch_sampling,
-        folds=cfg.data.folds,
-        fold=cfg.data.fold,
-        repeat=cfg.data.repeat,
         cache_dir=cfg.data.get("cache_dir"),
         batches_per_fetch=cfg.data.get("batches_per_fetch", 1),
         on_device=cfg.data.get("on_device", "auto"),

@@ -22,16 +22,17 @@ from threadpoolctl import threadpool_limits
 
 from imbalance_lab.bundle.save import save_model
 from imbalance_lab.data import ImbalanceDataModule
+from imbalance_lab.data.images import ImageFiles
 from imbalance_lab.data.resampling import describe_sampler
 from imbalance_lab.errors import ConfigError
 from imbalance_lab.evaluation.diagnostics import model_report
+from imbalance_lab.evaluation.image_views import misclassified_minority
 from imbalance_lab.evaluation.metrics import binary_metrics, confusion_counts
 from imbalance_lab.evaluation.notes import run_notes
 from imbalance_lab.evaluation.plots import plt
 from imbalance_lab.evaluation.run_views import (
     log_to_tensorboard,
     pr_curve,
-    predict_probs,
     run_figures,
     save_figures,
 )
@@ -135,7 +136,10 @@ def fit_network(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
             loss.fit_counts(1, 1)
         else:
             loss.fit_counts(dm.counts["train"]["0"], dm.counts["train"]["1"])
-    net = build(cfg.model.net, "model.net", in_features=dm.n_features)
+    # Image data knows its shape only once read: it overrides the config's (null) input_shape.
+    wants_shape = dm.image_shape and "input_shape" in cfg.model.net
+    shape = {"input_shape": list(dm.image_shape)} if wants_shape else {}
+    net = build(cfg.model.net, "model.net", in_features=dm.n_features, **shape)
     # The module steps its optimizer itself (several batches per fetch), so the trainer's
     # gradient clipping is done there; gradient accumulation has no equivalent.
     _, clipping = trainer_settings(cfg)
@@ -164,7 +168,7 @@ def fit_network(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
         model.load_state_dict(checkpoint["state_dict"])
         best_epoch = int(checkpoint["epoch"]) + 1  # counted from 1, as ``epochs``
     return Fitted(
-        predict=lambda X: predict_probs(model.net, X),
+        predict=lambda X: dm.predict_probs(model.net, X),
         train_seconds=seconds,
         epochs=epochs,
         best_checkpoint=best,
@@ -263,6 +267,10 @@ def run(cfg: DictConfig) -> dict[str, Any] | None:
         two_d = dm.train_original if dm.n_features == 2 else None
         figures = run_figures(results, probs, targets, fitted.predict, X_2d=two_d)
         save_figures(figures, Path(cfg.paths.output_dir))
+    if cfg.get("figures", True) and isinstance(splits["test"][0], ImageFiles):
+        misclassified_minority(
+            splits["test"][0], probs["test"], choice.value, Path(cfg.paths.output_dir), trainer
+        )
     if trainer is not None:  # HPARAMS with or without figures
         log_to_tensorboard(trainer, figures, results, cfg.threshold.get("metric"))
     for fig in figures.values():

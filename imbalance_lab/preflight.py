@@ -29,6 +29,7 @@ from imbalance_lab.objects import (
     build_callbacks,
     build_datamodule,
     build_trainer,
+    is_image_data,
     setting_error,
 )
 
@@ -39,6 +40,8 @@ MONITORABLE = (
 )
 # The network's input width when the data is not loaded yet: any width builds an MLP.
 _ANY_WIDTH = 4
+# (C, H, W) of a stand-in image, for image files whose shape is known once they are read.
+_ANY_IMAGE = (3, 32, 32)
 
 
 def preflight(cfg: DictConfig) -> None:
@@ -53,7 +56,7 @@ def preflight(cfg: DictConfig) -> None:
         check_parameters(build(cfg.model.estimator, "model.estimator"), "model.estimator")
         return
     build(cfg.loss, "loss")
-    net = build(cfg.model.net, "model.net", in_features=_input_width(cfg))
+    net = build(cfg.model.net, "model.net", **_input(cfg))
     optimizer = build(cfg.model.optimizer, "model.optimizer")
     try:
         optimizer(net.parameters())  # torch checks lr, betas, weight decay when built
@@ -139,9 +142,17 @@ def _check_monitor(callbacks: DictConfig) -> None:
         raise ConfigError(f"callbacks.mode={callbacks.get('mode')!r} is unknown; use min or max.")
 
 
-def _input_width(cfg: DictConfig) -> int:
+def _input(cfg: DictConfig) -> dict[str, Any]:
+    """The network's input arguments before the data is read: image files say their shape only
+    then, so a network for them is built on a stand-in image."""
     shape = cfg.data.get("image_shape")
-    return math.prod(int(d) for d in shape) if shape else _ANY_WIDTH
+    if is_image_data(cfg) and not shape:
+        size = cfg.data.get("image_size") or _ANY_IMAGE[1:]
+        hw = [size] * 2 if isinstance(size, int) else list(size)
+        shape = [cfg.data.get("channels") or _ANY_IMAGE[0], *hw]
+        args: dict[str, Any] = {"in_features": math.prod(int(d) for d in shape)}
+        return {**args, "input_shape": shape} if "input_shape" in cfg.model.net else args
+    return {"in_features": math.prod(int(d) for d in shape) if shape else _ANY_WIDTH}
 
 
 def _check_trainer(cfg: DictConfig) -> None:

@@ -53,6 +53,13 @@ def table_name(path: Any, name: Any = None) -> str:
     return Path(str(path)).name.split(".")[0] if name is None else str(name)
 
 
+def images_name(path: Any, name: Any = None) -> str:
+    """``data.name`` when set, else the folder's (or CSV's) name without suffixes."""
+    if name is not None:
+        return str(name)
+    return Path(str(path).rstrip("/")).name.split(".")[0] or "images"
+
+
 def toy2d_name(kind: Any) -> str:
     return f"toy2d-{kind}"
 
@@ -69,6 +76,7 @@ def synthetic_name() -> str:
 _NAMERS = {
     "load_keel": (keel_name, ("name",), ()),
     "load_table": (table_name, ("path",), ("name",)),
+    "scan_images": (images_name, ("path",), ("name",)),
     "make_toy2d": (toy2d_name, ("kind",), ()),
     "make_digits": (digits_name, ("positive_digit",), ()),
     "make_synthetic": (synthetic_name, (), ()),

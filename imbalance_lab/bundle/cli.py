@@ -1,6 +1,7 @@
 """``imbalance-lab``: use a trained model from the shell.
 
     imbalance-lab predict RUN_OR_SWEEP_DIR new.csv --out scores.csv [--keep id]
+    imbalance-lab predict RUN_DIR new_images/ --out scores.csv      # a model of data=images
     imbalance-lab evaluate RUN_OR_SWEEP_DIR labelled.csv [--out scores.csv]
     imbalance-lab export RUN_DIR --onnx model.onnx
 
@@ -121,6 +122,14 @@ def predict(args: argparse.Namespace) -> str:
     model = load_model(args.run, args.dataset)
     source, out = Path(args.input), Path(args.out)
     threshold = model.threshold if args.threshold is None else args.threshold
+    if hasattr(model, "image_shape"):  # a network trained on image files: a folder of images
+        from imbalance_lab.bundle.images import score_folder
+
+        if not source.is_dir():
+            raise ConfigError(f"{source}: this model scores images; give a folder of images.")
+        return score_folder(model, source, out, threshold)
+    if source.is_dir():
+        raise ConfigError(f"{source} is a folder; this model scores rows of a .csv or .parquet.")
     done = score_file(model, source, out, args.keep, threshold, args.chunk_rows)
     summary = (
         f"scored {rows(done.n)} of {source} with {model.folder} at threshold {threshold:.4g}: "
@@ -218,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("predict", help="score a CSV/Parquet file with a run's or sweep's model")
     _common(p)
-    p.add_argument("input", help="rows to score: .csv or .parquet")
+    p.add_argument("input", help="rows to score: .csv or .parquet (a model of images: a folder)")
     p.add_argument("--out", required=True, help="scores to write: .csv or .parquet")
     e = sub.add_parser("evaluate", help="metrics of a run's or sweep's model on a labelled file")
     _common(e)

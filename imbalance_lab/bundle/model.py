@@ -41,6 +41,11 @@ class Model:
 
     def __init__(self, folder: Path) -> None:
         meta = read_meta(folder)
+        if "images" in meta:
+            raise ConfigError(
+                f"{folder} holds a model of image files, which reads a folder of images, not "
+                "rows; a sweep of image runs is not scored as one: give one of its run folders."
+            )
         self.folder = folder
         self.info: dict[str, Any] = meta
         self.schema = RawSchema.from_json(meta["raw"])
@@ -121,4 +126,9 @@ def load_model(path: str | os.PathLike, dataset: str | None = None) -> Model:
 
     if is_sweep(path):
         return load_sweep(Path(path).expanduser(), dataset)
-    return Model(find_bundle(path))
+    folder = find_bundle(path)
+    if "images" in read_meta(folder):  # a network trained on image files
+        from imbalance_lab.bundle.images import ImageModel
+
+        return ImageModel(folder)
+    return Model(folder)

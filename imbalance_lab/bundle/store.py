@@ -33,7 +33,11 @@ BUNDLE_FILE = "bundle.json"
 WEIGHTS_FILE = "weights.safetensors"
 ESTIMATOR_FILE = "estimator.skops"
 # Networks a bundle may name: rebuilt from the package, by these names only.
-NETWORKS = ("imbalance_lab.models.networks.MLP", "imbalance_lab.models.networks.CNN")
+NETWORKS = (
+    "imbalance_lab.models.networks.MLP",
+    "imbalance_lab.models.networks.CNN",
+    "imbalance_lab.models.networks.ResNet",
+)
 # Types skops does not trust by default that the references need (found with
 # skops.io.get_untrusted_types on each); anything else in a file is refused.
 TRUSTED_TYPES = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]

@@ -268,6 +268,12 @@ class ImbalanceDataModule(L.LightningDataModule):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._train_generator_state = state_dict.get("train_generator")
 
+    def predict_probs(self, net: torch.nn.Module, X: np.ndarray) -> np.ndarray:
+        """Probabilities of class 1 for the rows ``X`` of a split, shape ``(rows,)``."""
+        from imbalance_lab.models.networks import predict_probs
+
+        return predict_probs(net, X)
+
     def val_dataloader(self) -> TensorBatches:
         return self._batches("val", shuffle=False)
 
