@@ -25,7 +25,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from imbalance_lab.errors import ConfigError
+from imbalance_lab.errors import ConfigError, ConfigExit
 
 LOCK_FILE = ".lock"
 METRICS_FILE = "metrics.json"
@@ -144,6 +144,11 @@ def _finished(folder: Path) -> bool:
         return False
 
 
+def claimed() -> set[Path]:
+    """The folders this process holds (resolved paths)."""
+    return set(_HELD)
+
+
 def release(folder: str | Path) -> None:
     """Give up a claim (a sweep's job when it ends; a process's claims end with it anyway)."""
     fd = _HELD.pop(Path(folder).resolve(), None)
@@ -162,7 +167,7 @@ def _pin(node: DictConfig, key: str, value: Path | None = None) -> Path:
 
 def _refuse(err: ConfigError) -> None:
     print(f"error: {err}", file=sys.stderr)
-    raise SystemExit(2)
+    raise ConfigExit(err)
 
 
 class RunFolderCallback(Callback):
