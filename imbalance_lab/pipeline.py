@@ -26,6 +26,7 @@ from imbalance_lab.data.resampling import describe_sampler
 from imbalance_lab.errors import ConfigError
 from imbalance_lab.evaluation.diagnostics import model_report
 from imbalance_lab.evaluation.metrics import binary_metrics, confusion_counts
+from imbalance_lab.evaluation.mlflow_run import log_to_mlflow
 from imbalance_lab.evaluation.notes import run_notes
 from imbalance_lab.evaluation.plots import plt
 from imbalance_lab.evaluation.run_views import (
@@ -256,13 +257,17 @@ def run(cfg: DictConfig) -> dict[str, Any] | None:
                 {f"test/{k}": v for k, v in metrics["test"].items()}, trainer.global_step
             )
             lg.save()  # after fit the trainer no longer flushes (CSVLogger buffers its rows)
+    figure_files: list[Path] = []
     if cfg.get("figures", True):
         two_d = dm.train_original if dm.n_features == 2 else None
         figures = run_figures(results, probs, targets, fitted.predict, X_2d=two_d)
         save_figures(figures, Path(cfg.paths.output_dir))
+        figure_files = [Path(cfg.paths.output_dir) / f"{name}.png" for name in figures]
         if trainer is not None:
             log_to_tensorboard(trainer, figures, results, cfg.seed)
         for fig in figures.values():
             plt.close(fig)
+    if trainer is not None:
+        log_to_mlflow(trainer, results, cfg.seed, figure_files)
     save_model(Path(cfg.paths.output_dir), cfg, dm, fitted.model, results)
     return results
