@@ -7,7 +7,6 @@ import json
 import os
 from pathlib import Path
 
-import nbformat
 import pandas as pd
 import pytest
 from conftest import ENV, ROOT, TINY, run_cli
@@ -101,6 +100,7 @@ def test_mistakes_raise_config_error_and_keep_the_callers_hydra(tmp_path: Path) 
 
 
 def test_example_notebook_runs(tmp_path: Path) -> None:
+    nbformat = pytest.importorskip("nbformat", reason='the dev extra: pip install -e ".[dev]"')
     from nbclient import NotebookClient
 
     nb = nbformat.read(NOTEBOOK, as_version=4)
