@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from conftest import ENV, ROOT, TINY, run_cli
 
 from imbalance_lab.pipeline import run
@@ -249,3 +250,54 @@ def test_ddp_as_one_slurm_job_with_two_tasks(tmp_path: Path, make_cfg) -> None:
     assert ddp["test"]["roc_auc"] == pytest.approx(single["test"]["roc_auc"], abs=0.05)
     assert ddp["test"]["pr_auc"] == pytest.approx(single["test"]["pr_auc"], abs=0.1)
     assert ddp["test"]["f1"] == pytest.approx(single["test"]["f1"], abs=0.15)
+
+
+def test_one_optuna_study_shared_by_slurm_jobs(tmp_path: Path) -> None:
+    """scripts/slurm/search.sbatch as a job array of 2: two SLURM jobs add their trials to one
+    study, and the search's trials are the runs of one leaderboard."""
+    optuna = pytest.importorskip("optuna")
+    from imbalance_lab.evaluation.leaderboard import leaderboard, load_runs
+    from imbalance_lab.search.study import open_storage
+
+    search = tmp_path / "search"
+    env = {**ENV, "SEARCH_DIR": str(search), "PYTHON": sys.executable}
+    submit = [
+        "sbatch", "--parsable", "--array=0-1", "--time=10", f"--output={tmp_path}/%A_%a.out",
+        str(ROOT / "scripts" / "slurm" / "search.sbatch"),
+        *TINY, "figures=false", "trainer.max_epochs=2", "hydra.sweeper.n_trials=2",
+    ]  # fmt: skip
+    array = subprocess.run(
+        submit, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True
+    ).stdout.strip()
+    try:
+        deadline, states = time.time() + 600, {}
+        while time.time() < deadline:
+            out = subprocess.run(
+                ["sacct", "-n", "-X", "-P", "-o", "JobID,State", "-j", array],
+                capture_output=True, text=True, timeout=30, check=True,
+            ).stdout  # fmt: skip
+            states = dict(line.split("|") for line in out.split())
+            done = {f"{array}_{i}" for i in (0, 1)} <= set(states)
+            if done and not {"PENDING", "RUNNING", "COMPLETING"} & set(states.values()):
+                break
+            time.sleep(2)
+    finally:
+        subprocess.run(["scancel", array], capture_output=True, timeout=30, check=False)
+    logs = "\n".join(p.read_text()[-1500:] for p in sorted(tmp_path.glob("*.out")))
+    assert states == {f"{array}_0": "COMPLETED", f"{array}_1": "COMPLETED"}, logs
+
+    study = optuna.load_study(
+        study_name="imbalance", storage=open_storage(str(search / "search.journal"))
+    )
+    trials = study.get_trials(states=[optuna.trial.TrialState.COMPLETE])
+    assert sorted(t.number for t in trials) == [0, 1, 2, 3]
+    folders = {t.number: Path(t.user_attrs["run_dir"]) for t in trials}
+    assert {p.parent.name for p in folders.values()} == {"worker_0", "worker_1"}
+    # The search's trials are the runs of one leaderboard (python -m imbalance_lab.report DIR).
+    runs = load_runs([search])
+    assert len(runs) == 4 and all(r["status"] == "ok" for r in runs)
+    assert leaderboard(runs)["runs"].sum() == 4
+    assert max(
+        yaml.safe_load((search / w / "optimization_results.yaml").read_text())["best_value"]
+        for w in ("worker_0", "worker_1")
+    ) == pytest.approx(study.best_value)
