@@ -123,3 +123,15 @@ def test_example_notebook_runs(tmp_path: Path) -> None:
     sweep = Path(outputs[3].strip())
     assert (tmp_path / sweep / "leaderboard.csv").exists()
     assert len(list((tmp_path / "logs" / "train" / "runs").iterdir())) == 1
+
+
+def test_configs_ship_inside_the_package() -> None:
+    # imbalance_lab/conf (a link to conf/) is package data, so an installed copy has its configs.
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    package = Path(imbalance_lab.__file__).resolve().parent
+    assert CONF_DIR.parent == package and CONF_DIR.name == "conf"
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["imbalance_lab"]
+    shipped = {p for pattern in patterns for p in package.glob(pattern)}
+    assert {p for p in CONF_DIR.rglob("*") if p.is_file()} <= shipped
