@@ -28,6 +28,7 @@ from imbalance_lab.errors import ConfigError
 from imbalance_lab.evaluation.diagnostics import model_report
 from imbalance_lab.evaluation.image_views import misclassified_minority
 from imbalance_lab.evaluation.metrics import binary_metrics, confusion_counts
+from imbalance_lab.evaluation.mlflow_run import log_to_mlflow
 from imbalance_lab.evaluation.notes import run_notes
 from imbalance_lab.evaluation.plots import plt
 from imbalance_lab.evaluation.run_views import (
@@ -263,16 +264,19 @@ def run(cfg: DictConfig) -> dict[str, Any] | None:
             )
             lg.save()  # after fit the trainer no longer flushes (CSVLogger buffers its rows)
     figures = {}
+    figure_files: list[Path] = []
     if cfg.get("figures", True):
         two_d = dm.train_original if dm.n_features == 2 else None
         figures = run_figures(results, probs, targets, fitted.predict, X_2d=two_d)
         save_figures(figures, Path(cfg.paths.output_dir))
+        figure_files = [Path(cfg.paths.output_dir) / f"{name}.png" for name in figures]
     if cfg.get("figures", True) and isinstance(splits["test"][0], ImageFiles):
         misclassified_minority(
             splits["test"][0], probs["test"], choice.value, Path(cfg.paths.output_dir), trainer
         )
     if trainer is not None:  # HPARAMS with or without figures
         log_to_tensorboard(trainer, figures, results, cfg.threshold.get("metric"))
+        log_to_mlflow(trainer, results, cfg.seed, figure_files)
     for fig in figures.values():
         plt.close(fig)
     save_model(Path(cfg.paths.output_dir), cfg, dm, fitted.model, results)

@@ -11,6 +11,7 @@ monitored metric) is checked by hand.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import inspect
 import math
 import os
@@ -48,6 +49,7 @@ def preflight(cfg: DictConfig) -> None:
     """Check every setting of a run that can be checked without its data; raise a
     ``ConfigError`` naming the first bad one. Builds and discards the objects it checks."""
     _check_run(cfg)
+    _check_loggers(cfg)
     dm = build_datamodule(cfg)  # split and batch settings, the sampler; nothing is read yet
     _check_source(dm.source)
     check_sampler(dm.sampler)
@@ -109,6 +111,25 @@ def _check_run(cfg: DictConfig) -> None:
     ckpt = cfg.get("ckpt_path")
     if ckpt and not Path(str(ckpt)).is_file():
         raise ConfigError(f"ckpt_path={ckpt} is not a file; point it at a checkpoint (.ckpt).")
+
+
+# Loggers that need an optional extra: Lightning class -> (modules it imports, extra to install);
+# MLflow's SQLite store (conf/logger/mlflow.yaml) also needs SQLAlchemy and Alembic.
+_LOGGER_EXTRAS = {"MLFlowLogger": (("mlflow", "sqlalchemy", "alembic"), "mlflow")}
+
+
+def _check_loggers(cfg: DictConfig) -> None:
+    for name, logger in (cfg.get("logger") or {}).items():
+        cls = str((logger or {}).get("_target_", "")).rpartition(".")[2]
+        if cls in _LOGGER_EXTRAS:
+            modules, extra = _LOGGER_EXTRAS[cls]
+            missing = [m for m in modules if importlib.util.find_spec(m) is None]
+            if missing:
+                raise ConfigError(
+                    f"logger={name} needs {', '.join(missing)}, not installed here: "
+                    f'pip install -e ".[{extra}]" (or pip install "imbalance-lab[{extra}]"), '
+                    "or choose another logger (logger=tensorboard, logger=csv)."
+                )
 
 
 def _check_threshold(threshold: DictConfig) -> None:

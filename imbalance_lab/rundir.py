@@ -25,7 +25,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from imbalance_lab.errors import ConfigError
+from imbalance_lab.errors import ConfigError, ConfigExit
 from imbalance_lab.records import METRICS_FILE, run_status
 
 LOCK_FILE = ".lock"
@@ -133,6 +133,11 @@ def _taken(path: Path, setting: str) -> ConfigError:
     return ConfigError(f"{setting}={path} cannot be used: {_describe(path)}. {_new(setting)}")
 
 
+def claimed() -> set[Path]:
+    """The folders this process holds (resolved paths)."""
+    return set(_HELD)
+
+
 def release(folder: str | Path) -> None:
     """Give up a claim (a sweep's job when it ends; a process's claims end with it anyway)."""
     fd = _HELD.pop(Path(folder).resolve(), None)
@@ -151,7 +156,7 @@ def _pin(node: DictConfig, key: str, value: Path | None = None) -> Path:
 
 def _refuse(err: ConfigError) -> None:
     print(f"error: {err}", file=sys.stderr)
-    raise SystemExit(2)
+    raise ConfigExit(err)
 
 
 class RunFolderCallback(Callback):

@@ -17,16 +17,19 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from imbalance_lab.errors import ConfigError
+from imbalance_lab.errors import ConfigError, ConfigExit
 from imbalance_lab.records import error_summary, failed_record, hydra_info, root_cause
 from imbalance_lab.run_names import tensorboard_dir  # noqa: F401  (registers its resolver)
 from imbalance_lab.rundir import METRICS_FILE, claim, release
 
 log = logging.getLogger(__name__)
 
-# The config tree lives beside the package (editable install); an absolute path keeps Hydra
-# from looking for a `conf` Python module.
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+# The config tree: the repository's conf/, shipped inside the package as imbalance_lab/conf (a
+# link to ../conf, copied into wheels), so an installed package finds it too; a checkout without
+# symlinks (Windows) falls back to the repository's. An absolute path keeps Hydra from looking for
+# a `conf` Python module.
+_PACKAGE = Path(__file__).resolve().parent
+CONF_DIR = _PACKAGE / "conf" if (_PACKAGE / "conf").is_dir() else _PACKAGE.parent / "conf"
 
 
 def write_metrics(output_dir: Path, results: dict[str, Any]) -> Path:
@@ -42,7 +45,7 @@ def write_metrics(output_dir: Path, results: dict[str, Any]) -> Path:
 def _user_error(message: str) -> None:
     """Stop a single run on a mistake the user can fix: the message alone, exit status 2."""
     print(f"error: {message}", file=sys.stderr)
-    raise SystemExit(2)
+    raise ConfigExit(ConfigError(message))
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
