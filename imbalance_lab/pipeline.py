@@ -27,14 +27,7 @@ from imbalance_lab.errors import ConfigError
 from imbalance_lab.evaluation.diagnostics import model_report
 from imbalance_lab.evaluation.metrics import binary_metrics, confusion_counts
 from imbalance_lab.evaluation.notes import run_notes
-from imbalance_lab.evaluation.plots import plt
-from imbalance_lab.evaluation.run_views import (
-    log_to_tensorboard,
-    pr_curve,
-    predict_probs,
-    run_figures,
-    save_figures,
-)
+from imbalance_lab.evaluation.run_views import pr_curve, predict_probs
 from imbalance_lab.evaluation.threshold import ThresholdChoice, tune_threshold
 from imbalance_lab.models.module import ImbalanceClassifier
 from imbalance_lab.objects import (
@@ -256,7 +249,14 @@ def run(cfg: DictConfig) -> dict[str, Any] | None:
                 {f"test/{k}": v for k, v in metrics["test"].items()}, trainer.global_step
             )
             lg.save()  # after fit the trainer no longer flushes (CSVLogger buffers its rows)
-    if cfg.get("figures", True):
+    if cfg.get("figures", True):  # matplotlib is imported only here, in a run that draws
+        from imbalance_lab.evaluation.plots import plt
+        from imbalance_lab.evaluation.run_views import (
+            log_to_tensorboard,
+            run_figures,
+            save_figures,
+        )
+
         two_d = dm.train_original if dm.n_features == 2 else None
         figures = run_figures(results, probs, targets, fitted.predict, X_2d=two_d)
         save_figures(figures, Path(cfg.paths.output_dir))

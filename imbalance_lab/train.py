@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import hydra
+from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig
 
 from imbalance_lab.errors import ConfigError
@@ -26,6 +27,21 @@ log = logging.getLogger(__name__)
 # The config tree lives beside the package (editable install); an absolute path keeps Hydra
 # from looking for a `conf` Python module.
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+
+def _share_config_store() -> None:
+    """Let a deep copy of Hydra's ConfigStore (a singleton) be the store itself.
+
+    Hydra 1.3 deep-copies its config repository, the ConfigStore with every plugin's schema
+    included, each time it lists a config group: ``--help`` made 112 copies, most of its second.
+    Hydra after 1.3 no longer copies the store (facebookresearch/hydra#2928, not in a release
+    yet); this does the same until one has it. The store is only read after start-up.
+    """
+    if "__deepcopy__" not in vars(ConfigStore):
+        ConfigStore.__deepcopy__ = lambda self, memo: self  # type: ignore[method-assign]
+
+
+_share_config_store()
 
 
 def write_metrics(output_dir: Path, results: dict[str, Any]) -> Path:
