@@ -118,6 +118,19 @@ def resolve_threads(setting: int | str | None) -> int:
     return max(1, cores // jobs)
 
 
+# threads=auto trains with one torch thread below this many rows a step: the default MLP's
+# steps are too small to share (measured: docs/benchmark.md, "Threads").
+PARALLEL_BATCH = 2048
+
+
+def training_threads(setting: int | str | None, threads: int, batch_size: int) -> int:
+    """Torch threads for training: ``threads`` (this job's share of the cores), or with
+    ``threads=auto`` one thread when a step holds fewer than :data:`PARALLEL_BATCH` rows."""
+    if setting in (None, "auto") and batch_size < PARALLEL_BATCH:
+        return 1
+    return threads
+
+
 def fit_network(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
     """Lightning fit of ``cfg.model.net``; returns the best checkpoint's weights."""
     loss = build(cfg.loss, "loss")
@@ -189,8 +202,13 @@ def run(cfg: DictConfig) -> dict[str, Any] | None:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     info = hydra_info()
     dm = build_datamodule(cfg)
-    dm.setup("fit")
-    fitted = fit_estimator(cfg, dm) if "estimator" in cfg.model else fit_network(cfg, dm)
+    dm.setup("fit")  # resampling runs with this job's share of the cores
+    if "estimator" in cfg.model:
+        fitted = fit_estimator(cfg, dm)
+    else:
+        threads = training_threads(cfg.get("threads"), threads, int(dm.batch_size))
+        torch.set_num_threads(threads)
+        fitted = fit_network(cfg, dm)
     if fitted.trainer is not None and not fitted.trainer.is_global_zero:
         return None  # under DDP (not spawn) every rank runs this; rank 0 evaluates and reports
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import hydra
 from hydra.core.config_store import ConfigStore
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from imbalance_lab.errors import ConfigError
 from imbalance_lab.records import error_summary, failed_record, hydra_info, root_cause
@@ -42,6 +42,21 @@ def _share_config_store() -> None:
 
 
 _share_config_store()
+
+
+def sweep_jobs(accelerator: str) -> int:
+    """Jobs a sweep runs side by side (``hydra.launcher.n_jobs`` of hydra/launcher=parallel):
+    -1 = one per core, or 1 when the jobs would share an accelerator (``trainer.accelerator``
+    gpu/cuda/mps, or auto on a machine with a GPU: ``/dev/nvidia*``, ROCm's ``/dev/kfd``)."""
+    if accelerator in ("gpu", "cuda", "mps", "tpu"):
+        return 1
+    if accelerator == "auto" and any(Path("/dev").glob("nvidia[0-9]*")) | Path("/dev/kfd").exists():
+        return 1
+    return -1
+
+
+if not OmegaConf.has_resolver("sweep_jobs"):
+    OmegaConf.register_new_resolver("sweep_jobs", sweep_jobs)
 
 
 def write_metrics(output_dir: Path, results: dict[str, Any]) -> Path:
