@@ -50,7 +50,8 @@ def sweep_jobs(accelerator: str) -> int:
     gpu/cuda/mps, or auto on a machine with a GPU: ``/dev/nvidia*``, ROCm's ``/dev/kfd``)."""
     if accelerator in ("gpu", "cuda", "mps", "tpu"):
         return 1
-    if accelerator == "auto" and any(Path("/dev").glob("nvidia[0-9]*")) | Path("/dev/kfd").exists():
+    gpu = any(Path("/dev").glob("nvidia[0-9]*")) or Path("/dev/kfd").exists()
+    if accelerator == "auto" and gpu:
         return 1
     return -1
 
