@@ -30,13 +30,7 @@ from imbalance_lab.evaluation.image_views import misclassified_minority
 from imbalance_lab.evaluation.metrics import binary_metrics, confusion_counts
 from imbalance_lab.evaluation.mlflow_run import log_to_mlflow
 from imbalance_lab.evaluation.notes import run_notes
-from imbalance_lab.evaluation.plots import plt
-from imbalance_lab.evaluation.run_views import (
-    log_to_tensorboard,
-    pr_curve,
-    run_figures,
-    save_figures,
-)
+from imbalance_lab.evaluation.run_views import log_to_tensorboard, pr_curve
 from imbalance_lab.evaluation.threshold import ThresholdChoice, tune_threshold
 from imbalance_lab.models.module import ImbalanceClassifier
 from imbalance_lab.objects import (
@@ -129,6 +123,19 @@ def resolve_threads(setting: int | str | None) -> int:
     return max(1, cores // jobs)
 
 
+# threads=auto trains with one torch thread below this many rows a step: the default MLP's
+# steps are too small to share (measured: docs/benchmark.md, "Threads").
+PARALLEL_BATCH = 2048
+
+
+def training_threads(setting: int | str | None, threads: int, batch_size: int) -> int:
+    """Torch threads for training: ``threads`` (this job's share of the cores), or with
+    ``threads=auto`` one thread when a step holds fewer than :data:`PARALLEL_BATCH` rows."""
+    if setting in (None, "auto") and batch_size < PARALLEL_BATCH:
+        return 1
+    return threads
+
+
 def fit_network(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
     """Lightning fit of ``cfg.model.net``; returns the best checkpoint's weights."""
     loss = build(cfg.loss, "loss")
@@ -203,8 +210,13 @@ def run(cfg: DictConfig) -> dict[str, Any] | None:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     info = hydra_info()
     dm = build_datamodule(cfg)
-    dm.setup("fit")
-    fitted = fit_estimator(cfg, dm) if "estimator" in cfg.model else fit_network(cfg, dm)
+    dm.setup("fit")  # resampling runs with this job's share of the cores
+    if "estimator" in cfg.model:
+        fitted = fit_estimator(cfg, dm)
+    else:
+        threads = training_threads(cfg.get("threads"), threads, int(dm.batch_size))
+        torch.set_num_threads(threads)
+        fitted = fit_network(cfg, dm)
     if fitted.trainer is not None and not fitted.trainer.is_global_zero:
         return None  # under DDP (not spawn) every rank runs this; rank 0 evaluates and reports
 
@@ -265,7 +277,9 @@ def run(cfg: DictConfig) -> dict[str, Any] | None:
             lg.save()  # after fit the trainer no longer flushes (CSVLogger buffers its rows)
     figures = {}
     figure_files: list[Path] = []
-    if cfg.get("figures", True):
+    if cfg.get("figures", True):  # matplotlib is imported only here, in a run that draws
+        from imbalance_lab.evaluation.run_views import run_figures, save_figures
+
         two_d = dm.train_original if dm.n_features == 2 else None
         figures = run_figures(results, probs, targets, fitted.predict, X_2d=two_d)
         save_figures(figures, Path(cfg.paths.output_dir))
@@ -277,7 +291,10 @@ def run(cfg: DictConfig) -> dict[str, Any] | None:
     if trainer is not None:  # HPARAMS with or without figures
         log_to_tensorboard(trainer, figures, results, cfg.threshold.get("metric"))
         log_to_mlflow(trainer, results, cfg.seed, figure_files)
-    for fig in figures.values():
-        plt.close(fig)
+    if figures:
+        from imbalance_lab.evaluation.plots import plt
+
+        for fig in figures.values():
+            plt.close(fig)
     save_model(Path(cfg.paths.output_dir), cfg, dm, fitted.model, results)
     return results

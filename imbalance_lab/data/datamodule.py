@@ -246,7 +246,9 @@ class ImbalanceDataModule(L.LightningDataModule):
             balanced=train and self.batch_sampling == "balanced",
             rank=trainer.global_rank if trainer else 0,
             world_size=trainer.world_size if trainer else 1,
-            batches_per_fetch=self.batches_per_fetch if train else 1,
+            # Validation is fetched as training is (the model evaluates batch by batch);
+            # the test loader stays one batch at a time for whoever iterates it by hand.
+            batches_per_fetch=self.batches_per_fetch if split in ("train", "val") else 1,
             device=device,
         )
 

@@ -7,21 +7,26 @@ Pure functions on numpy arrays (label 1 = minority); figures return matplotlib F
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib.ticker
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
 from torchmetrics.classification import BinaryCalibrationError
 
-from imbalance_lab.evaluation import plots
+if TYPE_CHECKING:  # matplotlib loads only when a figure is drawn, not for the numbers
+    from matplotlib.figure import Figure
 
-plt = plots.plt  # pyplot with the Agg backend already selected by plots
 TYPES = ("safe", "borderline", "rare", "outlier")
 TYPE_COLORS = dict(zip(TYPES, ("tab:green", "tab:orange", "tab:red", "tab:purple"), strict=True))
+
+
+def _pyplot() -> Any:
+    from imbalance_lab.evaluation.plots import plt  # pyplot with the Agg backend selected
+
+    return plt
 
 
 def _class_counts(y: np.ndarray) -> dict[str, Any]:
@@ -193,7 +198,7 @@ def model_report(
 
 def reliability_figure(calib: Mapping[str, Any], title: str = "reliability (test)") -> Figure:
     """Reliability diagram of a :func:`calibration` dict, with the rows per bin below it."""
-    fig, (ax, ax_n) = plt.subplots(
+    fig, (ax, ax_n) = _pyplot().subplots(
         2, 1, figsize=(4.8, 5.2), height_ratios=[3, 1], sharex=True, layout="constrained"
     )
     bins = [b for b in calib["bins"] if b["count"]]
@@ -227,7 +232,7 @@ def probability_histograms_figure(
 ) -> Figure:
     """Histogram of the predicted probability for each true class, log-scale counts."""
     p, t = np.asarray(probs).ravel(), np.asarray(target).ravel()
-    fig, ax = plt.subplots(figsize=(5.5, 3.8), layout="constrained")
+    fig, ax = _pyplot().subplots(figsize=(5.5, 3.8), layout="constrained")
     edges = np.linspace(0, 1, n_bins + 1)
     for label, color, name in ((0, "tab:blue", "0 (majority)"), (1, "tab:red", "1 (minority)")):
         ax.hist(p[t == label], bins=edges, color=color, alpha=0.55, label=f"true {name}")
@@ -254,7 +259,7 @@ def typology_pca_figure(X: np.ndarray, y: np.ndarray, types: np.ndarray) -> Figu
         labels = [f"PC {i + 1} ({v:.0%} of variance)" for i, v in enumerate(var)]
     else:
         xy, labels = X, ["x0", "x1"]
-    fig, ax = plt.subplots(figsize=(6, 5), layout="constrained")
+    fig, ax = _pyplot().subplots(figsize=(6, 5), layout="constrained")
     ax.scatter(*xy[y == 0].T, s=6, c="lightgrey", alpha=0.6, label=f"0 majority ({(y == 0).sum()})")
     xy_min = xy[y == 1]
     for i, t in enumerate(TYPES):
@@ -297,7 +302,7 @@ def decision_boundary_figure(
     )
     grid = np.c_[gx.ravel(), gy.ravel()].astype(np.float32)
     Z = np.asarray(predict_proba(grid), dtype=np.float64).reshape(gx.shape)
-    fig, ax = plt.subplots(figsize=(5.5, 4.8), layout="constrained")
+    fig, ax = _pyplot().subplots(figsize=(5.5, 4.8), layout="constrained")
     cs = ax.contourf(gx, gy, Z, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.35)
     fig.colorbar(cs, ax=ax, label="predicted probability of class 1")
     if Z.min() < 0.5 < Z.max():

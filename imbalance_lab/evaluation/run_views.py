@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightning as L
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
-from imbalance_lab.evaluation import diagnostics, plots
 from imbalance_lab.models.networks import predict_probs  # noqa: F401  (re-exported)
+
+if TYPE_CHECKING:  # matplotlib loads only in a run that draws (figures=true)
+    from matplotlib.figure import Figure
 
 
 def pr_curve(probs: np.ndarray, target: np.ndarray, max_points: int = 200) -> dict[str, list]:
@@ -35,6 +36,8 @@ def run_figures(
 ) -> dict[str, Figure]:
     """Confusion matrix, PR curve, reliability diagram, probability histograms; on 2D data the
     decision boundary over the training rows (the lab's Fig. 1)."""
+    from imbalance_lab.evaluation import diagnostics, plots
+
     threshold = results["threshold"]["value"]
     figures = {
         "confusion_matrix": plots.confusion_figure(results["confusion"], title="test"),
@@ -58,6 +61,8 @@ def run_figures(
 
 
 def save_figures(figures: Mapping[str, Figure], out_dir: Path) -> None:
+    from imbalance_lab.evaluation import plots
+
     for name, fig in figures.items():
         plots.save(fig, out_dir / f"{name}.png")
 
