@@ -68,6 +68,7 @@ def make_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
 
     yield make
     GlobalHydra.instance().clear()
+    HydraConfig.instance().cfg = None  # later tests in this worker run outside any Hydra job
 
 
 def run_cli(*args: str, cwd: Path = ROOT, check: bool = True) -> subprocess.CompletedProcess:

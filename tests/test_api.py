@@ -135,3 +135,13 @@ def test_configs_ship_inside_the_package() -> None:
     ]["imbalance_lab"]
     shipped = {p for pattern in patterns for p in package.glob(pattern)}
     assert {p for p in CONF_DIR.rglob("*") if p.is_file()} <= shipped
+
+
+def test_a_run_leaves_no_hydra_job_behind(tmp_path: Path, monkeypatch) -> None:
+    """After ``run`` the kernel is not inside the run's Hydra job any more (``threads=auto``
+    and anything else that reads ``HydraConfig`` see no job)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    monkeypatch.setattr(HydraConfig.instance(), "cfg", None)  # a kernel outside any job
+    imbalance_lab.run([*TINY, "figures=false", f"hydra.run.dir={tmp_path / 'run'}"])
+    assert not HydraConfig.initialized()

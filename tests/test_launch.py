@@ -31,7 +31,10 @@ def test_joblib_sweep_gives_each_job_its_share_of_cores(tmp_path: Path) -> None:
     assert (tmp_path / "leaderboard.md").exists()
 
 
-def test_threads_setting() -> None:
+def test_threads_setting(monkeypatch) -> None:
+    from hydra.core.hydra_config import HydraConfig
+
+    monkeypatch.setattr(HydraConfig.instance(), "cfg", None)  # outside any Hydra job
     assert resolve_threads(3) == 3
     assert resolve_threads("auto") == CORES  # outside a sweep: every usable core
     # threads=auto trains small steps on one thread; a number given is kept whatever the step.
