@@ -174,8 +174,14 @@ def fit_network(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
 
 
 def fit_estimator(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
-    """A scikit-learn reference (``model=hgb`` / ``model=logreg``) on the same resampled split."""
+    """A scikit-learn-style reference (``model=hgb``, ``logreg``, ``brf``, ``lightgbm``, ...) on
+    the same resampled split; ``n_jobs: null`` becomes the run's threads."""
     estimator = build(cfg.model.estimator, "model.estimator")
+    params = estimator.get_params(deep=False)
+    if "n_jobs" in params and params["n_jobs"] is None:
+        # torch's thread count is the run's share of the cores (see resolve_threads); LightGBM
+        # would otherwise start one thread per core in every job of a parallel sweep.
+        estimator.set_params(n_jobs=torch.get_num_threads())
     X, y = dm.splits["train"]
     start = time.perf_counter()
     estimator.fit(X, y)

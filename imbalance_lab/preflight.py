@@ -67,6 +67,8 @@ def check_parameters(estimator: Any, setting: str) -> None:
     """Run scikit-learn's parameter validation (``_validate_params``) of ``estimator`` and of
     the estimators nested in its parameters (SMOTEENN's ``smote``), each named by its setting."""
     validate = getattr(estimator, "_validate_params", None)
+    if not hasattr(estimator, "_parameter_constraints"):  # scikit-learn-style, not sklearn's own
+        validate = None  # (LightGBM): its parameters are checked when it trains
     params = estimator.get_params(deep=False) if hasattr(estimator, "get_params") else {}
     if validate is not None:
         try:
