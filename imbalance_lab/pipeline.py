@@ -150,6 +150,9 @@ def fit_network(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
     )
     callbacks = [*_callbacks(cfg), EpochLog(cfg.callbacks.get("monitor")), QuietSanityCheck()]
     trainer = build_trainer(cfg, callbacks)
+    start_epoch = getattr(loss, "start_epoch", None)
+    if start_epoch is not None:  # loss=drw: early stopping may not end it before re-weighting
+        trainer.fit_loop.min_epochs = max(trainer.fit_loop.min_epochs or 0, start_epoch + 1)
     start = time.perf_counter()
     trainer.fit(model, datamodule=dm, ckpt_path=cfg.get("ckpt_path"))
     seconds = time.perf_counter() - start

@@ -52,7 +52,13 @@ def preflight(cfg: DictConfig) -> None:
     if "estimator" in cfg.model:
         check_parameters(build(cfg.model.estimator, "model.estimator"), "model.estimator")
         return
-    build(cfg.loss, "loss")
+    loss = build(cfg.loss, "loss")
+    start_epoch, max_epochs = getattr(loss, "start_epoch", None), cfg.trainer.get("max_epochs")
+    if start_epoch is not None and isinstance(max_epochs, int) and start_epoch >= max_epochs > 0:
+        raise ConfigError(
+            f"loss.start_epoch={start_epoch} is not below trainer.max_epochs={max_epochs}: "
+            "the loss would never re-weight; lower loss.start_epoch."
+        )
     net = build(cfg.model.net, "model.net", in_features=_input_width(cfg))
     optimizer = build(cfg.model.optimizer, "model.optimizer")
     try:

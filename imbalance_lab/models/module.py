@@ -71,6 +71,10 @@ class ImbalanceClassifier(L.LightningModule):
     def on_train_start(self) -> None:
         self._direct_steps = self._can_step_directly()
 
+    def on_train_epoch_start(self) -> None:
+        if hasattr(self.loss_fn, "set_epoch"):  # a loss with a schedule (loss=drw)
+            self.loss_fn.set_epoch(self.current_epoch)
+
     def _can_step_directly(self) -> bool:
         """Whether backward and the optimizer step may skip Lightning's wrappers.
 
