@@ -37,6 +37,7 @@ from imbalance_lab.evaluation.run_views import (
 )
 from imbalance_lab.evaluation.threshold import ThresholdChoice, tune_threshold
 from imbalance_lab.models.module import ImbalanceClassifier
+from imbalance_lab.models.underbagging import fit_underbagging
 from imbalance_lab.objects import (
     build,
     build_callbacks,
@@ -206,7 +207,12 @@ def run(cfg: DictConfig) -> dict[str, Any] | None:
     info = hydra_info()
     dm = build_datamodule(cfg)
     dm.setup("fit")
-    fitted = fit_estimator(cfg, dm) if "estimator" in cfg.model else fit_network(cfg, dm)
+    if "estimator" in cfg.model:
+        fitted = fit_estimator(cfg, dm)
+    elif cfg.model.get("members"):  # model=underbagging: one network per balanced subset
+        fitted = fit_underbagging(cfg, dm, fit_network)
+    else:
+        fitted = fit_network(cfg, dm)
     if fitted.trainer is not None and not fitted.trainer.is_global_zero:
         return None  # under DDP (not spawn) every rank runs this; rank 0 evaluates and reports
 

@@ -60,6 +60,7 @@ def preflight(cfg: DictConfig) -> None:
             "the loss would never re-weight; lower loss.start_epoch."
         )
     net = build(cfg.model.net, "model.net", in_features=_input_width(cfg))
+    _check_members(cfg)
     optimizer = build(cfg.model.optimizer, "model.optimizer")
     try:
         optimizer(net.parameters())  # torch checks lr, betas, weight decay when built
@@ -67,6 +68,21 @@ def preflight(cfg: DictConfig) -> None:
         raise setting_error(err, "model.optimizer", dict(cfg.model.optimizer)) from err
     _check_monitor(cfg.callbacks)
     _check_trainer(cfg)
+
+
+def _check_members(cfg: DictConfig) -> None:
+    """model=underbagging: a whole number of members, and no resume (each member is its own
+    training, whose checkpoints follow one another in the run folder)."""
+    members = cfg.model.get("members")
+    if members is None:
+        return
+    if not (isinstance(members, int) and members >= 1):
+        raise ConfigError(f"model.members={members!r} must be a whole number >= 1.")
+    if cfg.get("ckpt_path"):
+        raise ConfigError(
+            "ckpt_path cannot resume model=underbagging (one training per member); "
+            "remove ckpt_path and run it again."
+        )
 
 
 def check_parameters(estimator: Any, setting: str) -> None:

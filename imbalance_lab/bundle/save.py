@@ -39,6 +39,8 @@ def save_model(run_dir: Path, cfg: DictConfig, dm: Any, model: Any, results: dic
         try:
             net_cfg = OmegaConf.to_container(cfg.model.net, resolve=True)
             meta["network"] = network_spec(net_cfg, dm.n_features)
+            if cfg.model.get("members"):  # model=underbagging: the members' probabilities averaged
+                meta["network"]["members"] = int(cfg.model.members)
         except ConfigError as err:
             log.warning("no model bundle written: %s", err)
             return None

@@ -6,7 +6,7 @@ without running any code from it.
     model/
       bundle.json            format version, features, raw columns, labels, network settings,
                              threshold and its rule, metrics, library versions, file checksums
-      weights.safetensors    a network's weights (model=mlp, cnn), or
+      weights.safetensors    a network's weights (model=mlp, cnn; underbagging: its members'), or
       estimator.skops        a scikit-learn-style reference (model=hgb, logreg, brf,
                              easy_ensemble, rusboost, balanced_bagging, lightgbm)
 
@@ -178,7 +178,12 @@ def load_network(folder: Path, spec: dict[str, Any]) -> Any:
 
     if spec.get("class") not in NETWORKS:
         raise ConfigError(f"{folder}: network {spec.get('class')!r} is not one of {NETWORKS}.")
-    net = getattr(networks, spec["class"].rsplit(".", 1)[1])(**spec["params"])
+    build = getattr(networks, spec["class"].rsplit(".", 1)[1])
+    members = spec.get("members")
+    if members:  # model=underbagging: that many networks, their probabilities averaged
+        net = networks.ProbabilityAverage([build(**spec["params"]) for _ in range(int(members))])
+    else:
+        net = build(**spec["params"])
     try:
         weights = load_file(folder / WEIGHTS_FILE)
     except Exception as err:  # not a safetensors file (a pickle renamed, a damaged file)

@@ -127,3 +127,26 @@ def predict_probs(net: nn.Module, X: np.ndarray, batch_size: int = 65536) -> np.
     ]
     net.train(was_training)
     return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.float32)
+
+
+class ProbabilityAverage(nn.Module):
+    """Members' probabilities averaged, returned as one logit per row (its sigmoid is the mean
+    of the members' sigmoids), so the ensemble is thresholded and scored as one network.
+
+    ``members``: networks mapping ``(N, ...)`` to logits ``(N,)``. Used by the under-bagging
+    ensemble (``model=underbagging``).
+    """
+
+    def __init__(self, members: Sequence[nn.Module]) -> None:
+        super().__init__()
+        if not members:
+            raise ConfigError("model.members must be at least 1.")
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = torch.stack([m(x) for m in self.members])  # (K, N)
+        log_k = float(np.log(len(self.members)))
+        # log of the mean probability and of its complement, without leaving log space
+        log_p = torch.logsumexp(nn.functional.logsigmoid(logits), 0) - log_k
+        log_q = torch.logsumexp(nn.functional.logsigmoid(-logits), 0) - log_k
+        return log_p - log_q
