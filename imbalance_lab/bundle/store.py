@@ -6,7 +6,8 @@ without running any code from it.
     model/
       bundle.json            format version, features, raw columns, labels, network settings,
                              threshold and its rule, metrics, library versions, file checksums
-      weights.safetensors    a network's weights (model=mlp, cnn; underbagging: its members'), or
+      weights.safetensors    a network's weights (model=mlp, cnn, tabm; underbagging: its
+                             members'), or
       estimator.skops        a scikit-learn-style reference (model=hgb, logreg, brf,
                              easy_ensemble, rusboost, balanced_bagging, lightgbm)
 
@@ -34,7 +35,11 @@ BUNDLE_FILE = "bundle.json"
 WEIGHTS_FILE = "weights.safetensors"
 ESTIMATOR_FILE = "estimator.skops"
 # Networks a bundle may name: rebuilt from the package, by these names only.
-NETWORKS = ("imbalance_lab.models.networks.MLP", "imbalance_lab.models.networks.CNN")
+NETWORKS = (
+    "imbalance_lab.models.networks.MLP",
+    "imbalance_lab.models.networks.CNN",
+    "imbalance_lab.models.networks.TabMNet",
+)
 # Types skops does not trust by default that the references need (found with
 # skops.io.get_untrusted_types on each); anything else in a file is refused.
 TRUSTED_TYPES = [

@@ -107,7 +107,12 @@ class ImbalanceClassifier(L.LightningModule):
         for x, y in steps:
             optimizer.zero_grad()
             logits = self(x)
-            loss = self.loss_fn(logits, y)
+            if logits.dim() > y.dim():  # an ensemble's k logits per row (model=tabm): each
+                # member learns every row's label, as TabM trains (Gorishniy et al. 2025)
+                loss = self.loss_fn(logits, y.unsqueeze(-1).expand_as(logits))
+                logits = logits.sigmoid().mean(-1).logit()  # the ensemble, for train metrics
+            else:
+                loss = self.loss_fn(logits, y)
             if self._direct_steps:
                 loss.backward()
                 # What LightningOptimizer.step wraps around the step under manual optimisation:

@@ -150,3 +150,63 @@ class ProbabilityAverage(nn.Module):
         log_p = torch.logsumexp(nn.functional.logsigmoid(logits), 0) - log_k
         log_q = torch.logsumexp(nn.functional.logsigmoid(-logits), 0) - log_k
         return log_p - log_q
+
+
+class TabMNet(nn.Module):
+    """TabM (Gorishniy et al., 2025, "TabM: Advancing Tabular Deep Learning with
+    Parameter-Efficient Ensembling", ICLR) from the ``tabm`` package: ``k`` MLPs sharing most
+    weights (BatchEnsemble), optionally after periodic numerical embeddings (Gorishniy et al.,
+    2022, ``rtdl-num-embeddings``) shared by all of them.
+
+    In training mode the output is ``(N, k)``, one logit per member, and the LightningModule
+    trains each member on every row's label, as the paper does; in eval mode it is ``(N,)``,
+    the logit of the members' mean probability (:class:`ProbabilityAverage`'s rule), so the
+    threshold, metrics and bundle see one network. Input ``(N, in_features)``.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        k: int = 32,
+        n_blocks: int = 3,
+        d_block: int = 256,
+        dropout: float = 0.1,
+        num_embeddings: str = "none",
+        d_embedding: int = 16,
+    ) -> None:
+        super().__init__()
+        try:
+            import tabm
+            from rtdl_num_embeddings import PeriodicEmbeddings
+        except ImportError as err:
+            raise ConfigError(
+                f"model=tabm needs tabm and rtdl-num-embeddings ({err}); install them with "
+                "pip install 'imbalance-lab[tabm]', or choose another model."
+            ) from None
+        if num_embeddings not in ("none", "periodic"):
+            raise ConfigError(
+                f"model.net.num_embeddings={num_embeddings!r} is unknown; use none or periodic."
+            )
+        if not (isinstance(k, int) and k >= 1):
+            raise ConfigError(f"model.net.k={k!r} must be a whole number >= 1.")
+        embeddings = None
+        if num_embeddings == "periodic":  # the "lite" variant of TabM's paper
+            embeddings = PeriodicEmbeddings(in_features, d_embedding, lite=True)
+        self.tabm = tabm.TabM.make(
+            n_num_features=in_features,
+            d_out=1,
+            k=k,
+            n_blocks=n_blocks,
+            d_block=d_block,
+            dropout=dropout,
+            num_embeddings=embeddings,
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.tabm(x.flatten(1)).squeeze(-1)  # (N, k)
+        if self.training:
+            return logits
+        log_k = float(np.log(logits.shape[1]))
+        log_p = torch.logsumexp(nn.functional.logsigmoid(logits), 1) - log_k
+        log_q = torch.logsumexp(nn.functional.logsigmoid(-logits), 1) - log_k
+        return log_p - log_q
