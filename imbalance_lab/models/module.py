@@ -15,6 +15,7 @@ from imbalance_lab.evaluation.metrics import (
     counts_to_metrics,
     epoch_metrics,
 )
+from imbalance_lab.models.networks import mean_probability_logit
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -110,7 +111,7 @@ class ImbalanceClassifier(L.LightningModule):
             if logits.dim() > y.dim():  # an ensemble's k logits per row (model=tabm): each
                 # member learns every row's label, as TabM trains (Gorishniy et al. 2025)
                 loss = self.loss_fn(logits, y.unsqueeze(-1).expand_as(logits))
-                logits = logits.sigmoid().mean(-1).logit()  # the ensemble, for train metrics
+                logits = mean_probability_logit(logits.detach(), -1)  # for the train metrics
             else:
                 loss = self.loss_fn(logits, y)
             if self._direct_steps:

@@ -129,6 +129,15 @@ def predict_probs(net: nn.Module, X: np.ndarray, batch_size: int = 65536) -> np.
     return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.float32)
 
 
+def mean_probability_logit(logits: torch.Tensor, dim: int) -> torch.Tensor:
+    """The logit of the mean of ``sigmoid(logits)`` along ``dim``, computed in log space so
+    that confident members (logits of +-50) neither overflow nor round to 0 or 1."""
+    log_k = float(np.log(logits.shape[dim]))
+    log_p = torch.logsumexp(nn.functional.logsigmoid(logits), dim) - log_k
+    log_q = torch.logsumexp(nn.functional.logsigmoid(-logits), dim) - log_k
+    return log_p - log_q
+
+
 class ProbabilityAverage(nn.Module):
     """Members' probabilities averaged, returned as one logit per row (its sigmoid is the mean
     of the members' sigmoids), so the ensemble is thresholded and scored as one network.
@@ -144,12 +153,7 @@ class ProbabilityAverage(nn.Module):
         self.members = nn.ModuleList(members)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        logits = torch.stack([m(x) for m in self.members])  # (K, N)
-        log_k = float(np.log(len(self.members)))
-        # log of the mean probability and of its complement, without leaving log space
-        log_p = torch.logsumexp(nn.functional.logsigmoid(logits), 0) - log_k
-        log_q = torch.logsumexp(nn.functional.logsigmoid(-logits), 0) - log_k
-        return log_p - log_q
+        return mean_probability_logit(torch.stack([m(x) for m in self.members]), 0)  # (K, N)
 
 
 class TabMNet(nn.Module):
@@ -204,9 +208,4 @@ class TabMNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         logits = self.tabm(x.flatten(1)).squeeze(-1)  # (N, k)
-        if self.training:
-            return logits
-        log_k = float(np.log(logits.shape[1]))
-        log_p = torch.logsumexp(nn.functional.logsigmoid(logits), 1) - log_k
-        log_q = torch.logsumexp(nn.functional.logsigmoid(-logits), 1) - log_k
-        return log_p - log_q
+        return logits if self.training else mean_probability_logit(logits, 1)
