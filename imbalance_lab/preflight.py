@@ -78,6 +78,9 @@ def _check_members(cfg: DictConfig) -> None:
         return
     if not (isinstance(members, int) and members >= 1):
         raise ConfigError(f"model.members={members!r} must be a whole number >= 1.")
+    batch = cfg.model.get("batch_size")
+    if batch is not None and not (isinstance(batch, int) and batch >= 1):
+        raise ConfigError(f"model.batch_size={batch!r} must be a whole number >= 1, or null.")
     if cfg.get("ckpt_path"):
         raise ConfigError(
             "ckpt_path cannot resume model=underbagging (one training per member); "

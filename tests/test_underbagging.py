@@ -47,6 +47,7 @@ def test_each_member_trains_on_balanced_data_and_the_bundle_averages_them(
     fit_network = pipeline.fit_network
 
     def spy(cfg, dm):
+        assert dm.batch_size == 16  # model.batch_size, not the data's
         seen.append(dm.splits["train"])
         return fit_network(cfg, dm)
 
@@ -69,7 +70,11 @@ def test_each_member_trains_on_balanced_data_and_the_bundle_averages_them(
 
 @pytest.mark.parametrize(
     ("overrides", "setting"),
-    [(["model.members=0"], "model.members=0"), (["ckpt_path=" + __file__], "ckpt_path")],
+    [
+        (["model.members=0"], "model.members=0"),
+        (["model.batch_size=0"], "model.batch_size=0"),
+        (["ckpt_path=" + __file__], "ckpt_path"),
+    ],
 )
 def test_bad_underbagging_settings_are_refused(overrides, setting, make_cfg) -> None:
     with pytest.raises(ConfigError, match=setting):

@@ -50,7 +50,8 @@ def balanced_subsets(y: np.ndarray, members: int, seed: int) -> list[np.ndarray]
 def fit_underbagging(cfg: DictConfig, dm: Any, fit_one: Callable[[DictConfig, Any], Any]) -> Any:
     """Train ``cfg.model.members`` networks with ``fit_one`` (``pipeline.fit_network``), each on
     a copy of the data module whose training split is one balanced subset (its batch order
-    seeded apart); returns ``fit_one``'s ``Fitted`` whose model averages the members."""
+    seeded apart, its batch size ``cfg.model.batch_size`` or the data's); returns ``fit_one``'s
+    ``Fitted`` whose model averages the members."""
     X, y = dm.splits["train"]
     fits = []
     start = time.perf_counter()
@@ -61,6 +62,7 @@ def fit_underbagging(cfg: DictConfig, dm: Any, fit_one: Callable[[DictConfig, An
         member.splits = {**dm.splits, "train": (X[rows], y[rows])}
         member.counts = {**dm.counts, "train": class_counts(y[rows])}
         member.seed = int(cfg.seed) + k
+        member.batch_size = int(cfg.model.get("batch_size") or dm.batch_size)
         fits.append(fit_one(cfg, member))
     ensemble = ProbabilityAverage([f.model for f in fits]).eval()
     last = fits[-1]
