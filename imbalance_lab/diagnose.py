@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,10 @@ from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
+from imbalance_lab.data.image_module import ImageDataModule
+from imbalance_lab.data.images import thumbnails
 from imbalance_lab.evaluation import plots
+from imbalance_lab.evaluation.advice import as_json, read_report
 from imbalance_lab.evaluation.diagnostics import (
     TYPES,
     data_report,
@@ -38,35 +40,6 @@ from imbalance_lab.train import CONF_DIR
 log = logging.getLogger(__name__)
 DIAGNOSIS_FILE = "diagnosis.json"
 FIGURE_FILE = "typology_pca.png"
-
-
-def interpret(report: Mapping[str, Any]) -> list[str]:
-    """Short reading of a :func:`data_report`: what its symptoms suggest for a strategy."""
-    shares, ov = report["typology"]["shares"], report["overlap"]
-    lines = []
-    hard = shares["rare"] + shares["outlier"]
-    if hard >= 0.3:
-        lines.append(
-            f"{hard:.0%} of minority rows are rare/outlier: interpolation-based oversampling "
-            "(SMOTE, ADASYN) is risky, it places synthetic rows inside majority regions; "
-            "prefer loss weighting, threshold tuning or random oversampling."
-        )
-    if shares["borderline"] >= 0.4:
-        lines.append(
-            f"{shares['borderline']:.0%} of minority rows are borderline: the classes overlap; "
-            "cleaning the border (Tomek links) or borderline-focused oversampling may help."
-        )
-    if shares["safe"] >= 0.5 and hard < 0.3:
-        lines.append(
-            f"{shares['safe']:.0%} of minority rows are safe: the imbalance itself is the main "
-            "issue; reweighting or threshold tuning should suffice."
-        )
-    if ov["n_conflicting_feature_rows"]:
-        lines.append(
-            f"{ov['n_conflicting_feature_rows']} feature vectors occur with both labels: "
-            "no classifier can get those rows all right."
-        )
-    return lines or ["no dominant minority type; compare strategies empirically."]
 
 
 def _fmt_ir(ir: float | None) -> str:
@@ -103,8 +76,12 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
         f"({ov['n_rows_in_conflict']} rows)",
     )
     console.print(types)
-    for line in report["interpretation"]:
-        console.print(f"-> {line}")
+    readings = report.get("readings") or [{"finding": t} for t in report["interpretation"]]
+    for r in readings:
+        console.print(f"-> [bold]{r['finding']}[/]: {r.get('suggestion', '')}", highlight=False)
+        for key in ("basis", "confidence", "check"):
+            if r.get(key):
+                console.print(f"   [dim]{key}:[/] {r[key]}", highlight=False)
 
 
 def run(cfg: DictConfig) -> tuple[dict[str, Any], np.ndarray, np.ndarray, np.ndarray]:
@@ -115,8 +92,13 @@ def run(cfg: DictConfig) -> tuple[dict[str, Any], np.ndarray, np.ndarray, np.nda
     """
     dm = build_datamodule(cfg, resample=False)  # the split training uses, before resampling
     dm.setup()
-    X_all = np.concatenate([X for X, _ in dm.splits.values()])
-    y_all = np.concatenate([y for _, y in dm.splits.values()])
+    splits = dm.splits
+    if isinstance(dm, ImageDataModule):  # image files: the samplers' stated feature space
+        size = dm.thumbnail_size
+        splits = {k: (thumbnails(files, size), y) for k, (files, y) in splits.items()}
+        log.info("image files diagnosed on %dx%d grey thumbnails (data.thumbnail_size)", size, size)
+    X_all = np.concatenate([X for X, _ in splits.values()])
+    y_all = np.concatenate([y for _, y in splits.values()])
     info = hydra_info()
     report: dict[str, Any] = {
         "dataset": dm.name,
@@ -127,8 +109,10 @@ def run(cfg: DictConfig) -> tuple[dict[str, Any], np.ndarray, np.ndarray, np.nda
         "n_dropped_constant_features": dm.n_dropped_features,
     }
     types = minority_typology(X_all, y_all)
-    report.update(data_report(dm.splits, X_all, y_all, types))
-    report["interpretation"] = interpret(report)
+    report.update(data_report(splits, X_all, y_all, types))
+    readings = read_report(report)
+    report["interpretation"] = [r.line() for r in readings]
+    report["readings"] = as_json(readings)
     return report, X_all, y_all, types
 
 

@@ -16,27 +16,16 @@ from typing import Any
 import lightning as L
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from imbalance_lab.data import ImbalanceDataModule
 from imbalance_lab.data.features import MAX_CATEGORIES
-from imbalance_lab.errors import ConfigError
+from imbalance_lab.errors import ConfigError, first_line
 from imbalance_lab.progress import show_progress_bar
-from imbalance_lab.records import hydra_info
+from imbalance_lab.records import hydra_info, root_cause
 
 # Words a library uses for a setting whose name it does not spell out (torch's optimizers).
 _ALIASES = {"learning rate": "lr"}
-
-
-def root_cause(err: BaseException) -> BaseException:
-    """The innermost exception behind Hydra's (possibly nested) instantiation wrappers."""
-    while isinstance(err, InstantiationException) and err.__cause__ is not None:
-        err = err.__cause__
-    return err
-
-
-def _first_line(err: BaseException) -> str:
-    return (str(err).strip().splitlines() or [type(err).__name__])[0].rstrip(".!")
 
 
 def named_key(message: str, params: Mapping[str, Any]) -> str | None:
@@ -88,7 +77,7 @@ def setting_error(err: BaseException, setting: str, params: Mapping[str, Any]) -
     cause = root_cause(err)
     if isinstance(cause, ConfigError):
         return cause
-    message = _first_line(cause)
+    message = first_line(cause).rstrip(".!")
     owner = str(params.get("_target_", "")).rsplit(".", 1)[-1] or type(cause).__module__
     unknown = re.search(r"unexpected keyword argument '(\w+)'", message)
     if unknown:
@@ -124,21 +113,39 @@ def build(node: Any, setting: str, **kwargs: Any) -> Any:
         raise setting_error(err, setting, _plain(node)) from err
 
 
+def is_image_data(cfg: DictConfig) -> bool:
+    """Whether ``cfg.data`` reads image files (``data=images``)."""
+    return str(cfg.data.get("source", {}).get("_target_", "")).endswith(".scan_images")
+
+
 def build_datamodule(cfg: DictConfig, resample: bool = True) -> ImbalanceDataModule:
     """The DataModule of a config: source and sampler objects instantiated by Hydra
     (``resample=False``: the same splits without the sampler). Nothing is loaded yet."""
+    common = {
+        "source": build(cfg.data.source, "data", _partial_=True),
+        "sampler": build(cfg.sampler, "sampler") if resample else None,
+        "val_size": cfg.data.val_size,
+        "test_size": cfg.data.test_size,
+        "batch_size": cfg.data.batch_size,
+        "seed": cfg.seed,
+        "batch_sampling": cfg.data.batch_sampling,
+        "folds": cfg.data.folds,
+        "fold": cfg.data.fold,
+        "repeat": cfg.data.repeat,
+    }
+    if is_image_data(cfg):  # files read by DataLoaders (data/image_module.py)
+        from imbalance_lab.data.image_module import ImageDataModule
+
+        augment = cfg.data.augment
+        return ImageDataModule(
+            **common,
+            augment=list(augment) if isinstance(augment, ListConfig) else augment,
+            workers=cfg.data.workers,
+            thumbnail_size=cfg.data.thumbnail_size,
+        )
     return ImbalanceDataModule(
-        source=build(cfg.data.source, "data", _partial_=True),
-        sampler=build(cfg.sampler, "sampler") if resample else None,
-        val_size=cfg.data.val_size,
-        test_size=cfg.data.test_size,
-        batch_size=cfg.data.batch_size,
+        **common,
         scaler=cfg.data.scaler,
-        seed=cfg.seed,
-        batch_sampling=cfg.data.batch_sampling,
-        folds=cfg.data.folds,
-        fold=cfg.data.fold,
-        repeat=cfg.data.repeat,
         cache_dir=cfg.data.get("cache_dir"),
         batches_per_fetch=cfg.data.get("batches_per_fetch", 1),
         on_device=cfg.data.get("on_device", "auto"),

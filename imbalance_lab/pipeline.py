@@ -22,19 +22,15 @@ from threadpoolctl import threadpool_limits
 
 from imbalance_lab.bundle.save import save_model
 from imbalance_lab.data import ImbalanceDataModule
+from imbalance_lab.data.images import ImageFiles
 from imbalance_lab.data.resampling import describe_sampler
 from imbalance_lab.errors import ConfigError
 from imbalance_lab.evaluation.diagnostics import model_report
+from imbalance_lab.evaluation.image_views import misclassified_minority
 from imbalance_lab.evaluation.metrics import binary_metrics, confusion_counts
+from imbalance_lab.evaluation.mlflow_run import log_to_mlflow
 from imbalance_lab.evaluation.notes import run_notes
-from imbalance_lab.evaluation.plots import plt
-from imbalance_lab.evaluation.run_views import (
-    log_to_tensorboard,
-    pr_curve,
-    predict_probs,
-    run_figures,
-    save_figures,
-)
+from imbalance_lab.evaluation.run_views import log_to_tensorboard, pr_curve
 from imbalance_lab.evaluation.threshold import ThresholdChoice, tune_threshold
 from imbalance_lab.models.module import ImbalanceClassifier
 from imbalance_lab.models.underbagging import fit_underbagging
@@ -56,6 +52,8 @@ from imbalance_lab.search.pruning import PruneHopelessTrial, trial_pruning
 logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
 warnings.filterwarnings("ignore", message=".*LeafSpec.*")
 warnings.filterwarnings("ignore", message=".*srun.*command is available.*")
+# A resumed run continues in its own checkpoint folder (resume.py), which is not empty by design.
+warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
 
 
 def _as_float(value: Any) -> float | None:
@@ -126,6 +124,19 @@ def resolve_threads(setting: int | str | None) -> int:
     return max(1, cores // jobs)
 
 
+# threads=auto trains with one torch thread below this many rows a step: the default MLP's
+# steps are too small to share (measured: docs/benchmark.md, "Threads").
+PARALLEL_BATCH = 2048
+
+
+def training_threads(setting: int | str | None, threads: int, batch_size: int) -> int:
+    """Torch threads for training: ``threads`` (this job's share of the cores), or with
+    ``threads=auto`` one thread when a step holds fewer than :data:`PARALLEL_BATCH` rows."""
+    if setting in (None, "auto") and batch_size < PARALLEL_BATCH:
+        return 1
+    return threads
+
+
 def fit_network(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
     """Lightning fit of ``cfg.model.net``; returns the best checkpoint's weights."""
     loss = build(cfg.loss, "loss")
@@ -134,7 +145,10 @@ def fit_network(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
             loss.fit_counts(1, 1)
         else:
             loss.fit_counts(dm.counts["train"]["0"], dm.counts["train"]["1"])
-    net = build(cfg.model.net, "model.net", in_features=dm.n_features)
+    # Image data knows its shape only once read: it overrides the config's (null) input_shape.
+    wants_shape = dm.image_shape and "input_shape" in cfg.model.net
+    shape = {"input_shape": list(dm.image_shape)} if wants_shape else {}
+    net = build(cfg.model.net, "model.net", in_features=dm.n_features, **shape)
     # The module steps its optimizer itself (several batches per fetch), so the trainer's
     # gradient clipping is done there; gradient accumulation has no equivalent.
     _, clipping = trainer_settings(cfg)
@@ -166,7 +180,7 @@ def fit_network(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
         model.load_state_dict(checkpoint["state_dict"])
         best_epoch = int(checkpoint["epoch"]) + 1  # counted from 1, as ``epochs``
     return Fitted(
-        predict=lambda X: predict_probs(model.net, X),
+        predict=lambda X: dm.predict_probs(model.net, X),
         train_seconds=seconds,
         epochs=epochs,
         best_checkpoint=best,
@@ -206,13 +220,16 @@ def run(cfg: DictConfig) -> dict[str, Any] | None:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     info = hydra_info()
     dm = build_datamodule(cfg)
-    dm.setup("fit")
+    dm.setup("fit")  # resampling runs with this job's share of the cores
     if "estimator" in cfg.model:
         fitted = fit_estimator(cfg, dm)
-    elif cfg.model.get("members"):  # model=underbagging: one network per balanced subset
-        fitted = fit_underbagging(cfg, dm, fit_network)
     else:
-        fitted = fit_network(cfg, dm)
+        threads = training_threads(cfg.get("threads"), threads, int(dm.batch_size))
+        torch.set_num_threads(threads)
+        if cfg.model.get("members"):  # model=underbagging: one network per balanced subset
+            fitted = fit_underbagging(cfg, dm, fit_network)
+        else:
+            fitted = fit_network(cfg, dm)
     if fitted.trainer is not None and not fitted.trainer.is_global_zero:
         return None  # under DDP (not spawn) every rank runs this; rank 0 evaluates and reports
 
@@ -271,12 +288,25 @@ def run(cfg: DictConfig) -> dict[str, Any] | None:
                 {f"test/{k}": v for k, v in metrics["test"].items()}, trainer.global_step
             )
             lg.save()  # after fit the trainer no longer flushes (CSVLogger buffers its rows)
-    if cfg.get("figures", True):
+    figures = {}
+    figure_files: list[Path] = []
+    if cfg.get("figures", True):  # matplotlib is imported only here, in a run that draws
+        from imbalance_lab.evaluation.run_views import run_figures, save_figures
+
         two_d = dm.train_original if dm.n_features == 2 else None
         figures = run_figures(results, probs, targets, fitted.predict, X_2d=two_d)
         save_figures(figures, Path(cfg.paths.output_dir))
-        if trainer is not None:
-            log_to_tensorboard(trainer, figures, results, cfg.seed)
+        figure_files = [Path(cfg.paths.output_dir) / f"{name}.png" for name in figures]
+    if cfg.get("figures", True) and isinstance(splits["test"][0], ImageFiles):
+        misclassified_minority(
+            splits["test"][0], probs["test"], choice.value, Path(cfg.paths.output_dir), trainer
+        )
+    if trainer is not None:  # HPARAMS with or without figures
+        log_to_tensorboard(trainer, figures, results, cfg.threshold.get("metric"))
+        log_to_mlflow(trainer, results, cfg.seed, figure_files)
+    if figures:
+        from imbalance_lab.evaluation.plots import plt
+
         for fig in figures.values():
             plt.close(fig)
     save_model(Path(cfg.paths.output_dir), cfg, dm, fitted.model, results)

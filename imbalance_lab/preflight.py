@@ -11,6 +11,7 @@ monitored metric) is checked by hand.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import inspect
 import math
 import os
@@ -29,6 +30,7 @@ from imbalance_lab.objects import (
     build_callbacks,
     build_datamodule,
     build_trainer,
+    is_image_data,
     setting_error,
 )
 
@@ -39,12 +41,15 @@ MONITORABLE = (
 )
 # The network's input width when the data is not loaded yet: any width builds an MLP.
 _ANY_WIDTH = 4
+# (C, H, W) of a stand-in image, for image files whose shape is known once they are read.
+_ANY_IMAGE = (3, 32, 32)
 
 
 def preflight(cfg: DictConfig) -> None:
     """Check every setting of a run that can be checked without its data; raise a
     ``ConfigError`` naming the first bad one. Builds and discards the objects it checks."""
     _check_run(cfg)
+    _check_loggers(cfg)
     dm = build_datamodule(cfg)  # split and batch settings, the sampler; nothing is read yet
     _check_source(dm.source)
     check_sampler(dm.sampler)
@@ -59,7 +64,7 @@ def preflight(cfg: DictConfig) -> None:
             f"loss.start_epoch={start_epoch} is not below trainer.max_epochs={max_epochs}: "
             "the loss would never re-weight; lower loss.start_epoch."
         )
-    net = build(cfg.model.net, "model.net", in_features=_input_width(cfg))
+    net = build(cfg.model.net, "model.net", **_input(cfg))
     _check_members(cfg)
     optimizer = build(cfg.model.optimizer, "model.optimizer")
     try:
@@ -128,9 +133,30 @@ def _check_run(cfg: DictConfig) -> None:
     threads = cfg.get("threads")
     if threads not in (None, "auto") and not (isinstance(threads, int) and threads >= 1):
         raise ConfigError(f"threads={threads!r} must be auto or a whole number >= 1.")
+    # train.py checks a resume fully first (resume.check_resume); this covers pipeline.run
+    # called directly.
     ckpt = cfg.get("ckpt_path")
     if ckpt and not Path(str(ckpt)).is_file():
         raise ConfigError(f"ckpt_path={ckpt} is not a file; point it at a checkpoint (.ckpt).")
+
+
+# Loggers that need an optional extra: Lightning class -> (modules it imports, extra to install);
+# MLflow's SQLite store (conf/logger/mlflow.yaml) also needs SQLAlchemy and Alembic.
+_LOGGER_EXTRAS = {"MLFlowLogger": (("mlflow", "sqlalchemy", "alembic"), "mlflow")}
+
+
+def _check_loggers(cfg: DictConfig) -> None:
+    for name, logger in (cfg.get("logger") or {}).items():
+        cls = str((logger or {}).get("_target_", "")).rpartition(".")[2]
+        if cls in _LOGGER_EXTRAS:
+            modules, extra = _LOGGER_EXTRAS[cls]
+            missing = [m for m in modules if importlib.util.find_spec(m) is None]
+            if missing:
+                raise ConfigError(
+                    f"logger={name} needs {', '.join(missing)}, not installed here: "
+                    f'pip install -e ".[{extra}]" (or pip install "imbalance-lab[{extra}]"), '
+                    "or choose another logger (logger=tensorboard, logger=csv)."
+                )
 
 
 def _check_threshold(threshold: DictConfig) -> None:
@@ -164,9 +190,17 @@ def _check_monitor(callbacks: DictConfig) -> None:
         raise ConfigError(f"callbacks.mode={callbacks.get('mode')!r} is unknown; use min or max.")
 
 
-def _input_width(cfg: DictConfig) -> int:
+def _input(cfg: DictConfig) -> dict[str, Any]:
+    """The network's input arguments before the data is read: image files say their shape only
+    then, so a network for them is built on a stand-in image."""
     shape = cfg.data.get("image_shape")
-    return math.prod(int(d) for d in shape) if shape else _ANY_WIDTH
+    if is_image_data(cfg) and not shape:
+        size = cfg.data.get("image_size") or _ANY_IMAGE[1:]
+        hw = [size] * 2 if isinstance(size, int) else list(size)
+        shape = [cfg.data.get("channels") or _ANY_IMAGE[0], *hw]
+        args: dict[str, Any] = {"in_features": math.prod(int(d) for d in shape)}
+        return {**args, "input_shape": shape} if "input_shape" in cfg.model.net else args
+    return {"in_features": math.prod(int(d) for d in shape) if shape else _ANY_WIDTH}
 
 
 def _check_trainer(cfg: DictConfig) -> None:

@@ -23,7 +23,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from imbalance_lab.errors import ConfigError
+from imbalance_lab.errors import ConfigError, first_line
 
 
 def hydra_info() -> dict[str, Any]:
@@ -53,6 +53,13 @@ def table_name(path: Any, name: Any = None) -> str:
     return Path(str(path)).name.split(".")[0] if name is None else str(name)
 
 
+def images_name(path: Any, name: Any = None) -> str:
+    """``data.name`` when set, else the folder's (or CSV's) name without suffixes."""
+    if name is not None:
+        return str(name)
+    return Path(str(path).rstrip("/")).name.split(".")[0] or "images"
+
+
 def toy2d_name(kind: Any) -> str:
     return f"toy2d-{kind}"
 
@@ -69,6 +76,7 @@ def synthetic_name() -> str:
 _NAMERS = {
     "load_keel": (keel_name, ("name",), ()),
     "load_table": (table_name, ("path",), ("name",)),
+    "scan_images": (images_name, ("path",), ("name",)),
     "make_toy2d": (toy2d_name, ("kind",), ()),
     "make_digits": (digits_name, ("positive_digit",), ()),
     "make_synthetic": (synthetic_name, (), ()),
@@ -140,6 +148,22 @@ def run_labels(
     }
 
 
+METRICS_FILE = "metrics.json"
+
+
+def run_status(folder: Path) -> str | None:
+    """The ``status`` of the record a run left in ``folder`` (``ok``, ``failed``, ...), None
+    when it left none, ``unreadable`` when the file is not JSON."""
+    import json
+
+    try:
+        return json.loads((Path(folder) / METRICS_FILE).read_text()).get("status", "?")
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, AttributeError):
+        return "unreadable"
+
+
 def root_cause(err: BaseException) -> BaseException:
     """The error that explains ``err``: down its chain of causes to the innermost one.
 
@@ -167,8 +191,10 @@ def root_cause(err: BaseException) -> BaseException:
 def error_summary(err: BaseException) -> str:
     """``Type: first line of the message`` of ``err``'s root cause, for records and terminals."""
     cause = root_cause(err)
-    first_line = next((line for line in str(cause).splitlines() if line.strip()), "")
-    return f"{type(cause).__name__}: {first_line.strip()}" if first_line else type(cause).__name__
+    line = first_line(cause)
+    return (
+        type(cause).__name__ if line == type(cause).__name__ else f"{type(cause).__name__}: {line}"
+    )
 
 
 def failed_record(

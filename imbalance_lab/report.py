@@ -13,6 +13,8 @@ from pathlib import Path
 
 from imbalance_lab.errors import ConfigError
 from imbalance_lab.evaluation.leaderboard import load_runs, write_report
+from imbalance_lab.evaluation.metrics import ALL_METRICS
+from imbalance_lab.evaluation.statistics import SELECT_ON
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -31,7 +33,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--metric",
         default="f1",
-        help="metric for selection on validation and for ranks (default f1)",
+        choices=ALL_METRICS,
+        metavar="METRIC",
+        help=f"one of {', '.join(ALL_METRICS)}: the test metric reported for the strategy "
+        "chosen per dataset (selection.md) and compared by the average ranks, Friedman/Nemenyi "
+        "and Wilcoxon tests (default f1). It does not choose: the choice is always the best "
+        f"mean validation {SELECT_ON}, which a threshold tuned on validation cannot inflate, "
+        "and never sees test data",
     )
     parser.add_argument(
         "--baseline",

@@ -16,7 +16,8 @@ from typing import Any
 
 from omegaconf import Container, DictConfig, OmegaConf, open_dict
 
-from imbalance_lab.errors import ConfigError
+from imbalance_lab.errors import ConfigError, first_line
+from imbalance_lab.records import run_status
 
 # Where a checkpoint keeps what this project adds to Lightning's state.
 CHECKPOINT_KEY = "imbalance_lab"
@@ -77,20 +78,11 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
     except pickle.UnpicklingError:
         reason = "it holds pickled objects that a safe load refuses: loading them could run code"
     except Exception as err:  # any other reader failure: not a checkpoint we can read
-        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        reason = first_line(err)
     raise ConfigError(
         f"ckpt_path={path} cannot be read safely as a checkpoint ({reason}). Point ckpt_path "
         "at a run folder's checkpoints/last.ckpt."
     )
-
-
-def _status(folder: Path) -> str | None:
-    import json
-
-    try:
-        return json.loads((folder / "metrics.json").read_text()).get("status")
-    except (OSError, ValueError):
-        return None
 
 
 def check_resume(config: DictConfig) -> Path:
@@ -144,7 +136,7 @@ def check_resume(config: DictConfig) -> Path:
     with open_dict(given):
         given.paths.output_dir = str(folder)  # as the checkpoint's run resolved it
         del given["hydra"]
-    if (folder / "metrics.json").exists() and _status(folder) == "ok":
+    if run_status(folder) == "ok":
         raise ConfigError(
             f"ckpt_path={path}: its run already finished (results in {folder / 'metrics.json'}); "
             "there is nothing to resume. Drop ckpt_path to start a new run."

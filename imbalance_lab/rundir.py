@@ -25,10 +25,10 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from imbalance_lab.errors import ConfigError
+from imbalance_lab.errors import ConfigError, ConfigExit
+from imbalance_lab.records import METRICS_FILE, run_status
 
 LOCK_FILE = ".lock"
-METRICS_FILE = "metrics.json"
 # Open lock files of the folders this process holds, by resolved path: a second claim of a
 # folder the process already holds is a no-op (a second flock on a new descriptor would fail).
 _HELD: dict[Path, int] = {}
@@ -61,12 +61,8 @@ def _owner(lock: Path) -> str:
 
 def _describe(folder: Path) -> str:
     """What a folder that may not be claimed holds, and what to do about it."""
-    metrics = folder / METRICS_FILE
-    if metrics.exists():
-        try:
-            status = json.loads(metrics.read_text()).get("status", "?")
-        except (OSError, ValueError):
-            status = "unreadable"
+    status = run_status(folder)
+    if status is not None:
         if status == "failed":
             return f"it holds a failed run's record ({METRICS_FILE}); delete it to reuse the folder"
         return f"it holds a finished run's results ({METRICS_FILE}, status {status})"
@@ -119,7 +115,7 @@ def claim(
             + _new(setting)
         )
     extra = sorted(set(os.listdir(path)) - allowed)
-    if extra and not (resume and not _finished(path)):
+    if extra and not (resume and run_status(path) != "ok"):
         os.close(fd)
         raise _taken(path, setting)
     os.ftruncate(fd, 0)
@@ -137,11 +133,9 @@ def _taken(path: Path, setting: str) -> ConfigError:
     return ConfigError(f"{setting}={path} cannot be used: {_describe(path)}. {_new(setting)}")
 
 
-def _finished(folder: Path) -> bool:
-    try:
-        return json.loads((folder / METRICS_FILE).read_text()).get("status") == "ok"
-    except (OSError, ValueError):
-        return False
+def claimed() -> set[Path]:
+    """The folders this process holds (resolved paths)."""
+    return set(_HELD)
 
 
 def release(folder: str | Path) -> None:
@@ -162,7 +156,7 @@ def _pin(node: DictConfig, key: str, value: Path | None = None) -> Path:
 
 def _refuse(err: ConfigError) -> None:
     print(f"error: {err}", file=sys.stderr)
-    raise SystemExit(2)
+    raise ConfigExit(err)
 
 
 class RunFolderCallback(Callback):

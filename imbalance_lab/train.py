@@ -15,17 +15,53 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-from omegaconf import DictConfig
+from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf
 
-from imbalance_lab.errors import ConfigError
+from imbalance_lab.errors import ConfigError, ConfigExit
 from imbalance_lab.records import error_summary, failed_record, hydra_info, root_cause
+from imbalance_lab.run_names import tensorboard_dir  # noqa: F401  (registers its resolver)
 from imbalance_lab.rundir import METRICS_FILE, claim, release
 
 log = logging.getLogger(__name__)
 
-# The config tree lives beside the package (editable install); an absolute path keeps Hydra
-# from looking for a `conf` Python module.
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+# The config tree: the repository's conf/, shipped inside the package as imbalance_lab/conf (a
+# link to ../conf, copied into wheels), so an installed package finds it too; a checkout without
+# symlinks (Windows) falls back to the repository's. An absolute path keeps Hydra from looking for
+# a `conf` Python module.
+_PACKAGE = Path(__file__).resolve().parent
+CONF_DIR = _PACKAGE / "conf" if (_PACKAGE / "conf").is_dir() else _PACKAGE.parent / "conf"
+
+
+def _share_config_store() -> None:
+    """Let a deep copy of Hydra's ConfigStore (a singleton) be the store itself.
+
+    Hydra 1.3 deep-copies its config repository, the ConfigStore with every plugin's schema
+    included, each time it lists a config group: ``--help`` made 112 copies, most of its second.
+    Hydra after 1.3 no longer copies the store (facebookresearch/hydra#2928, not in a release
+    yet); this does the same until one has it. The store is only read after start-up.
+    """
+    if "__deepcopy__" not in vars(ConfigStore):
+        ConfigStore.__deepcopy__ = lambda self, memo: self  # type: ignore[method-assign]
+
+
+_share_config_store()
+
+
+def sweep_jobs(accelerator: str) -> int:
+    """Jobs a sweep runs side by side (``hydra.launcher.n_jobs`` of hydra/launcher=parallel):
+    -1 = one per core, or 1 when the jobs would share an accelerator (``trainer.accelerator``
+    gpu/cuda/mps, or auto on a machine with a GPU: ``/dev/nvidia*``, ROCm's ``/dev/kfd``)."""
+    if accelerator in ("gpu", "cuda", "mps", "tpu"):
+        return 1
+    gpu = any(Path("/dev").glob("nvidia[0-9]*")) or Path("/dev/kfd").exists()
+    if accelerator == "auto" and gpu:
+        return 1
+    return -1
+
+
+if not OmegaConf.has_resolver("sweep_jobs"):
+    OmegaConf.register_new_resolver("sweep_jobs", sweep_jobs)
 
 
 def write_metrics(output_dir: Path, results: dict[str, Any]) -> Path:
@@ -41,7 +77,7 @@ def write_metrics(output_dir: Path, results: dict[str, Any]) -> Path:
 def _user_error(message: str) -> None:
     """Stop a single run on a mistake the user can fix: the message alone, exit status 2."""
     print(f"error: {message}", file=sys.stderr)
-    raise SystemExit(2)
+    raise ConfigExit(ConfigError(message))
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")

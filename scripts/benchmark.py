@@ -2,7 +2,7 @@
 
 Usage:
     python scripts/benchmark.py [--rows 1000000] [--features 30] [--minority 0.01]
-                                [--only training|resampling|parallel|predict|tables]
+                                [--only training|resampling|parallel|predict|tables|images|small]
                                 [--table-rows 40000 1000000] [--json PATH] [--md PATH]
 
 Training: one epoch of an MLP 30-64-64-1 (AdamW, BCE with logits) over in-memory data.
@@ -19,6 +19,11 @@ Memory: peak RSS of a fresh process that runs SMOTE, against the resampled float
     (scripts/bench_tables.py, at --table-rows), against the table's size.
 Scoring (bench_predict.py): imbalance-lab predict on --rows x --features from Parquet against a
     hand-written loop over the same file and network in the same process; peak RSS per chunk.
+Images (bench_images.py): images/s of data=images' training loader against a hand-written
+    Pillow + DataLoader loop on the same folder of PNGs.
+Small (bench_small.py): a KEEL-size run (segment0, random_over, defaults, one thread): fit and
+    whole run against a hand-written loop with the same steps; python train.py -m
+    experiment=lab, wall seconds with the load average.
 
 Progress goes to stderr; the markdown tables to --md, or stdout without it.
 """
@@ -607,7 +612,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--features", type=int, default=30)
     p.add_argument("--minority", type=float, default=0.01)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--only", choices=("training", "resampling", "parallel", "predict", "tables"))
+    p.add_argument(
+        "--only",
+        choices=("training", "resampling", "parallel", "predict", "tables", "images", "small"),
+    )
     p.add_argument(
         "--table-rows",
         type=int,
@@ -649,6 +657,17 @@ def main(argv: list[str] | None = None) -> None:
 
         log("tables: peak RSS probes ...")  # as early, for the same reason
         tables = bench_tables(args.table_rows)
+    if args.only == "images":  # no table data needed
+        from bench_images import bench_images
+        from bench_images import to_markdown as images_markdown
+
+        log("images ...")
+        markdown = images_markdown(bench_images())
+        if args.md:
+            args.md.write_text(markdown + "\n")
+        else:
+            print(markdown)
+        return
     if args.threads:
         import torch
 
@@ -682,6 +701,18 @@ def main(argv: list[str] | None = None) -> None:
 
         log("scoring ...")
         report["predict"] = bench_predict(X, repeat=min(args.repeat, 5), threads=args.threads)
+    if args.only is None:
+        from bench_images import bench_images
+
+        log("images ...")
+        report["images"] = bench_images()
+    if args.only in (None, "small"):
+        from bench_small import bench_keel_run, bench_sweep  # scripts/ is on sys.path
+
+        log("a KEEL-size run against a hand-written loop ...")
+        report["keel_run"] = bench_keel_run()
+        log("python train.py -m experiment=lab ...")
+        report["lab_sweep"] = bench_sweep("lab")
     if args.only in (None, "resampling"):
         log("resampling ...")
         report["resampling"] = bench_resampling(X, y, args.quadratic_rows)
@@ -699,6 +730,14 @@ def main(argv: list[str] | None = None) -> None:
         from bench_predict import to_markdown as predict_markdown
 
         markdown += "\n\n" + predict_markdown(report["predict"])
+    if "images" in report:
+        from bench_images import to_markdown as images_markdown
+
+        markdown += "\n\n" + images_markdown(report["images"])
+    if "keel_run" in report:
+        from bench_small import to_markdown as small_markdown
+
+        markdown += "\n\n" + small_markdown(report["keel_run"], report["lab_sweep"])
     if "tables" in report:
         from bench_tables import to_markdown as tables_markdown
 

@@ -1,6 +1,6 @@
 """Reproduce the four figures of the class-imbalance lab text on a 2D toy dataset.
 
-Usage: python scripts/figures.py [--out docs/figures] [--seed 0]
+Usage: python scripts/figures.py [--out figures] [--seed 0]
 """
 
 from __future__ import annotations
@@ -177,7 +177,13 @@ def fig_oversampling(X: np.ndarray, y: np.ndarray, seed: int, path: Path) -> Pat
 
 def main(argv: Sequence[str] | None = None) -> list[Path]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("docs/figures"), help="output folder")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("figures"),
+        help="output folder (default: figures/ under the current folder; the README's "
+        "pictures: --out docs/figures)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of data, split and models")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)

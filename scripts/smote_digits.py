@@ -1,6 +1,6 @@
 """Draw real minority digits next to the digits SMOTE synthesises from them.
 
-Usage: python scripts/smote_digits.py [--out docs/figures] [--digit 0] [--seed 0]
+Usage: python scripts/smote_digits.py [--out figures] [--digit 0] [--seed 0]
 
 The data is ``data=digits`` (scikit-learn's 8x8 digits, one digit subsampled to a 2 % minority).
 SMOTE sees each image as a flat row of 64 pixels and places a synthetic row on the segment
@@ -78,7 +78,13 @@ def smote_digits_figure(
 
 def main(argv: Sequence[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("docs/figures"), help="output folder")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("figures"),
+        help="output folder (default: figures/ under the current folder; the README's "
+        "pictures: --out docs/figures)",
+    )
     parser.add_argument("--digit", type=int, default=0, help="the minority digit (class 1)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the subsample and SMOTE")
     args = parser.parse_args(argv)

@@ -158,4 +158,47 @@ def test_diagnose_cli(tmp_path: Path) -> None:
         assert sum(counts[s][c] for s in ("train", "val", "test")) == counts["all"][c]
     assert report["typology"]["n"] == counts["all"]["1"]
     assert (out / "typology_pca.png").read_bytes()[:8] == PNG
+    for reading in report["readings"]:  # each suggestion with its basis and sureness
+        assert reading["finding"] and reading["basis"] and reading["confidence"]
+    assert "basis:" in proc.stdout and "confidence:" in proc.stdout
     assert "minority typology" in proc.stdout
+
+
+def test_advice_says_what_it_rests_on_and_how_sure() -> None:
+    from imbalance_lab.evaluation.advice import read_report
+
+    # yeast4's shape: 30 of 51 minority rows rare or outliers.
+    report = {
+        "typology": {
+            "n": 51,
+            "counts": {"safe": 3, "borderline": 18, "rare": 10, "outlier": 20},
+        },
+        "overlap": {"n_conflicting_feature_rows": 2, "n_rows_in_conflict": 5},
+        "overrides": ["data=keel", "data.name=yeast4", "seed=3"],
+    }
+    hard, conflict = read_report(report)
+    assert hard.finding.startswith("59% of the 51 minority rows are rare or outliers")
+    assert "(95 % interval 45%-71%)" in hard.finding
+    assert "Napierala & Stefanowski (2016" in hard.basis
+    # How sure, and why a sweep may still rank SMOTE first: no silent contradiction.
+    assert hard.confidence.startswith("Low") and "may still rank first" in hard.confidence
+    assert "`python train.py -m experiment=lab data=keel data.name=yeast4`" in hard.check
+    assert "sampler=random_over" in hard.check
+    assert conflict.confidence.startswith("Certain") and "(5 rows)" in conflict.finding
+    # Few minority rows: the reading says its share is loose.
+    few = {**report, "typology": {"n": 10, "counts": {"safe": 1, "borderline": 2, "rare": 3,
+                                                      "outlier": 4}}}  # fmt: skip
+    assert "With 10 minority rows the share itself is loose" in read_report(few)[0].confidence
+
+
+def test_typology_view_is_not_squeezed_by_far_rows() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 2))
+    X[:3] += 1000.0  # three far majority rows (a rare value of some column)
+    y = np.zeros(300, dtype=int)
+    y[-20:] = 1
+    fig = typology_pca_figure(X, y, minority_typology(X, y))
+    ax = fig.axes[0]
+    assert ax.get_xlim()[1] < 100 and ax.get_ylim()[1] < 100
+    assert X[y == 1, 0].max() <= ax.get_xlim()[1]  # every minority row stays in view
+    assert "far majority rows outside the view" in ax.get_title()

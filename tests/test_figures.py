@@ -14,9 +14,13 @@ def load_script():
     return module
 
 
-def test_figures_written_and_weighting_raises_minority_recall(tmp_path):
+def test_figures_written_and_weighting_raises_minority_recall(tmp_path, monkeypatch):
     figures = load_script()
-    paths = figures.main(["--out", str(tmp_path)])
+    # Without --out the script writes under the current folder, never into docs/figures.
+    monkeypatch.chdir(tmp_path)
+    paths = figures.main([])
+    assert {p.parent for p in paths} == {Path("figures")}
+    tmp_path = tmp_path / "figures"
 
     names = [
         "fig1_biased_boundary.png",

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import ENV, ROOT, TINY, run_cli
 
-from imbalance_lab.pipeline import resolve_threads, run
+from imbalance_lab.pipeline import PARALLEL_BATCH, resolve_threads, run, training_threads
+from imbalance_lab.train import sweep_jobs
 
 CORES = len(os.sched_getaffinity(0))
 
@@ -21,7 +22,8 @@ def test_joblib_sweep_gives_each_job_its_share_of_cores(tmp_path: Path) -> None:
     tiny = [o for o in TINY if not o.startswith("threads=")]  # threads: auto
     run_cli(
         "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "sampler=none,random_over",
-        *tiny, f"hydra.sweep.dir={tmp_path}",
+        # Steps of 2048 rows: large enough for threads=auto to train on more than one thread.
+        "data.batch_size=2048", *tiny, f"hydra.sweep.dir={tmp_path}",
     )  # fmt: skip
     runs = [json.loads(f.read_text()) for f in tmp_path.glob("*/metrics.json")]
     assert len(runs) == 2 and all(r["status"] == "ok" for r in runs)
@@ -32,6 +34,26 @@ def test_joblib_sweep_gives_each_job_its_share_of_cores(tmp_path: Path) -> None:
 def test_threads_setting() -> None:
     assert resolve_threads(3) == 3
     assert resolve_threads("auto") == CORES  # outside a sweep: every usable core
+    # threads=auto trains small steps on one thread; a number given is kept whatever the step.
+    assert training_threads("auto", 4, batch_size=64) == 1
+    assert training_threads("auto", 4, batch_size=PARALLEL_BATCH) == 4
+    assert training_threads(4, 4, batch_size=64) == 4
+
+
+def test_sweep_jobs_side_by_side_give_the_serial_leaderboard(tmp_path: Path) -> None:
+    tiny = [o for o in TINY if not o.startswith("threads=")]  # threads: auto
+    grid = ["strategy=none,random_over", "seed=0,1", "trainer.max_epochs=2"]
+    run_cli("-m", "hydra/launcher=basic", *grid, *tiny, f"hydra.sweep.dir={tmp_path / 'serial'}")
+    # The default launcher: hydra/launcher=parallel, two jobs at once on two cores or more.
+    run_cli("-m", "hydra.launcher.n_jobs=2", *grid, *tiny, f"hydra.sweep.dir={tmp_path / 'side'}")
+    serial = (tmp_path / "serial" / "leaderboard.csv").read_text()
+    assert serial.count("\n") >= 3  # header and both strategies
+    assert (tmp_path / "side" / "leaderboard.csv").read_text() == serial
+
+
+def test_sweeps_on_an_accelerator_run_one_job_at_a_time() -> None:
+    assert sweep_jobs("cpu") == -1
+    assert sweep_jobs("gpu") == sweep_jobs("cuda") == sweep_jobs("mps") == 1
 
 
 def test_ddp_on_two_cpu_processes_matches_single_process(make_cfg) -> None:

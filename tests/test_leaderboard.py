@@ -69,6 +69,24 @@ def test_report_on_missing_or_empty_folder(tmp_path: Path, capsys) -> None:
     assert "holds no metrics.json" in capsys.readouterr().err
 
 
+def test_report_help_says_metric_reports_and_selection_uses_validation_pr_auc(
+    sweeps, tmp_path: Path, capsys
+) -> None:
+    with pytest.raises(SystemExit):
+        report_main(["--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "does not choose" in help_text and "validation pr_auc" in help_text
+    # What the help says is what selection.md does: chosen on val pr_auc, test recall beside it.
+    good, _ = sweeps
+    assert report_main([str(good), "--metric", "recall", "--out", str(tmp_path)]) == 0
+    selection = (tmp_path / "selection.md").read_text()
+    assert "selected on validation pr_auc" in selection and "test_recall" in selection
+    with pytest.raises(SystemExit) as exit_info:  # an unknown metric: usage error, status 2
+        report_main([str(good), "--metric", "f2"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'f2'" in capsys.readouterr().err
+
+
 def test_labels_name_only_what_varies() -> None:
     runs = [
         {"choices": {"sampler": "smote", "loss": "bce"}, "overrides": ["sampler=smote", "seed=1"]},

@@ -109,6 +109,24 @@ def test_the_generalisation_gap_flag_is_a_note() -> None:
     assert "0.95 on the train rows but 0.40 on test (gap 0.55 > 0.20)" in note["text"]
 
 
+def test_the_run_table_prints_minority_recall_per_split_and_the_gap() -> None:
+    from imbalance_lab.evaluation.tables import generalisation_line
+
+    run = record()
+    run["diagnostics"]["generalisation"]["minority_recall"]["val"] = 0.65
+    assert generalisation_line(run) == (
+        "minority recall train 0.70, val 0.65, test 0.60; train - test gap 0.10 (within 0.20)"
+    )
+    run["diagnostics"]["generalisation"].update(
+        minority_recall={"train": 0.95, "test": 0.4},
+        train_minus_test=0.55,
+        generalisation_gap_flag=True,
+    )
+    assert "gap 0.55 ([bold yellow]flagged: over 0.20[/])" in generalisation_line(run)
+    run["diagnostics"]["generalisation"]["train_minus_test"] = None  # e.g. no train recall
+    assert generalisation_line(run) == ""
+
+
 def test_grouped_categories_are_noted() -> None:
     [note] = run_notes(record(), {"merchant": (2000, 49)}, max_categories=50)
     assert note == {

@@ -17,7 +17,11 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
+import yaml
 from conftest import ENV, ROOT, TINY, run_cli
+
+from imbalance_lab.pipeline import run
 
 
 def _no_cluster() -> str | None:
@@ -182,3 +186,118 @@ def test_job_killed_from_outside_fails_alone_and_the_sweep_ends(tmp_path: Path) 
     assert "killed" in rows["trainer.max_epochs=400"]
     killed_record = json.loads((sweep / "1" / "metrics.json").read_text())
     assert killed_record["status"] == "failed" and "killed" in killed_record["error"]
+
+
+def test_ddp_as_one_slurm_job_with_two_tasks(tmp_path: Path, make_cfg) -> None:
+    """One training as a SLURM job of 2 tasks (srun starts both ranks, Lightning reads SLURM's
+    variables, gloo on CPU), as on a multi-node cluster: disjoint shards, the single-process
+    numbers."""
+    problem = [
+        "data=synthetic", "data.n_samples=1500", "data.n_features=6", "data.minority_fraction=0.1",
+        "data.class_sep=1.5", "trainer.max_epochs=8", "trainer.accelerator=cpu", "logger=none",
+        "print_table=false", "figures=false", "threads=1", "data.cache_dir=null",
+        "callbacks.early_stopping.patience=1000",
+    ]  # fmt: skip
+    shards = tmp_path / "shards"
+    env = {**ENV, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
+    args = [
+        "-m", "hydra/launcher=slurm", LIMIT, "hydra.launcher.tasks_per_node=2",
+        "trainer=ddp", "trainer.devices=2", "trainer.strategy=ddp", "data.batch_size=32",
+        *problem, "+callbacks.shards._target_=record_shards.RecordShards",
+        f"+callbacks.shards.out={shards}", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+    ]  # fmt: skip
+    try:
+        proc = subprocess.run(
+            [sys.executable, str(ROOT / "train.py"), *args],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+    finally:
+        _cancel(tmp_path / "sweep")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # One SLURM job (a sweep of one is no job array), its srun step of 2 tasks completed.
+    (job,) = [p.name for p in (tmp_path / "sweep" / ".submitit").iterdir() if p.name.isdigit()]
+    deadline = time.time() + 60  # the results come back before the tasks have exited
+    while True:
+        steps = subprocess.run(
+            ["sacct", "-n", "-P", "-o", "JobID,State,NTasks", "-j", job],
+            capture_output=True, text=True, timeout=30, check=True,
+        ).stdout.split()  # fmt: skip
+        if f"{job}.0|COMPLETED|2" in steps or time.time() > deadline:
+            break
+        time.sleep(1)
+    assert f"{job}.0|COMPLETED|2" in steps, steps
+    ddp = json.loads((tmp_path / "sweep" / "0" / "metrics.json").read_text())
+    assert ddp["status"] == "ok"
+
+    ranks = [torch.load(shards / f"rank{r}.pt") for r in (0, 1)]
+    # Two processes of one SLURM job, ranks from SLURM_PROCID, joined over gloo.
+    assert [r["slurm_procid"] for r in ranks] == ["0", "1"]
+    assert ranks[0]["slurm_job_id"] == ranks[1]["slurm_job_id"] == job
+    assert ranks[0]["pid"] != ranks[1]["pid"]
+    assert all(r["environment"] == "SLURMEnvironment" and r["world_size"] == 2 for r in ranks)
+    assert all(r["backend"] == "gloo" for r in ranks)
+    # Disjoint shards that together make the epoch (one row repeated to even them out).
+    rows = [{tuple(x.tolist()) for x in r["rows"]} for r in ranks]
+    n_train = sum(ddp["class_counts"]["train"].values())
+    assert len(rows[0] & rows[1]) <= 1
+    assert len(rows[0] | rows[1]) == n_train
+    assert len(ranks[0]["rows"]) == len(ranks[1]["rows"])  # equal steps: all-reduce needs both
+
+    # The same seed in one process (batch 64 = 2 ranks x 32: the same optimiser steps).
+    single = run(make_cfg(*problem, tiny=False))
+    assert ddp["class_counts"] == single["class_counts"]
+    assert ddp["epochs"] == single["epochs"] == 8
+    assert ddp["test"]["roc_auc"] == pytest.approx(single["test"]["roc_auc"], abs=0.05)
+    assert ddp["test"]["pr_auc"] == pytest.approx(single["test"]["pr_auc"], abs=0.1)
+    assert ddp["test"]["f1"] == pytest.approx(single["test"]["f1"], abs=0.15)
+
+
+def test_one_optuna_study_shared_by_slurm_jobs(tmp_path: Path) -> None:
+    """scripts/slurm/search.sbatch as a job array of 2: two SLURM jobs add their trials to one
+    study, and the search's trials are the runs of one leaderboard."""
+    optuna = pytest.importorskip("optuna")
+    from imbalance_lab.evaluation.leaderboard import leaderboard, load_runs
+    from imbalance_lab.search.study import open_storage
+
+    search = tmp_path / "search"
+    env = {**ENV, "SEARCH_DIR": str(search), "PYTHON": sys.executable}
+    submit = [
+        "sbatch", "--parsable", "--array=0-1", "--time=10", f"--output={tmp_path}/%A_%a.out",
+        str(ROOT / "scripts" / "slurm" / "search.sbatch"),
+        *TINY, "figures=false", "trainer.max_epochs=2", "hydra.sweeper.n_trials=2",
+    ]  # fmt: skip
+    array = subprocess.run(
+        submit, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True
+    ).stdout.strip()
+    try:
+        deadline, states = time.time() + 600, {}
+        while time.time() < deadline:
+            out = subprocess.run(
+                ["sacct", "-n", "-X", "-P", "-o", "JobID,State", "-j", array],
+                capture_output=True, text=True, timeout=30, check=True,
+            ).stdout  # fmt: skip
+            states = dict(line.split("|") for line in out.split())
+            done = {f"{array}_{i}" for i in (0, 1)} <= set(states)
+            if done and not {"PENDING", "RUNNING", "COMPLETING"} & set(states.values()):
+                break
+            time.sleep(2)
+    finally:
+        subprocess.run(["scancel", array], capture_output=True, timeout=30, check=False)
+    logs = "\n".join(p.read_text()[-1500:] for p in sorted(tmp_path.glob("*.out")))
+    assert states == {f"{array}_0": "COMPLETED", f"{array}_1": "COMPLETED"}, logs
+
+    study = optuna.load_study(
+        study_name="imbalance", storage=open_storage(str(search / "search.journal"))
+    )
+    trials = study.get_trials(states=[optuna.trial.TrialState.COMPLETE])
+    assert sorted(t.number for t in trials) == [0, 1, 2, 3]
+    folders = {t.number: Path(t.user_attrs["run_dir"]) for t in trials}
+    assert {p.parent.name for p in folders.values()} == {"worker_0", "worker_1"}
+    # The search's trials are the runs of one leaderboard (python -m imbalance_lab.report DIR).
+    runs = load_runs([search])
+    assert len(runs) == 4 and all(r["status"] == "ok" for r in runs)
+    assert leaderboard(runs)["runs"].sum() == 4
+    assert max(
+        yaml.safe_load((search / w / "optimization_results.yaml").read_text())["best_value"]
+        for w in ("worker_0", "worker_1")
+    ) == pytest.approx(study.best_value)

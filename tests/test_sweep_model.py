@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import TINY, run_cli
+from conftest import ENV, ROOT, TINY, run_cli
 from test_predict_cli import predict_cli
 
 from imbalance_lab import load_model
@@ -98,3 +100,31 @@ def test_sweeps_and_folders_without_a_model_are_refused(tmp_path: Path) -> None:
     empty.mkdir()
     with pytest.raises(ConfigError, match=r"holds no model bundle"):
         load_model(empty)
+
+
+def test_evaluate_on_a_sweep_scores_its_averaged_model(sweep: Path, tmp_path: Path) -> None:
+    model = load_model(sweep)
+    runs = _runs_of(sweep, model.info["selected"])
+    rules = {load_model(r).info["threshold"]["rule"] for r in runs}
+    wording = "the fixed threshold" if rules == {"fixed"} else "chose on validation"
+    assert wording in model.info["threshold"]["rule"]
+
+    data = make_synthetic(400, 6, 4, 0.1, random_state=7)
+    rows = pd.DataFrame(data.X, columns=list(model.feature_names_in_)).assign(y=data.y)
+    rows.to_csv(tmp_path / "labelled.csv", index=False)
+    out = tmp_path / "checked.csv"
+    proc = subprocess.run(
+        [sys.executable, "-m", "imbalance_lab.bundle.cli", "evaluate", str(sweep),
+         str(tmp_path / "labelled.csv"), "--target", "y", "--out", str(out)],
+        cwd=ROOT, env={**ENV, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "averaging the probabilities of its 2 runs" in proc.stdout
+    record = json.loads((tmp_path / "checked.metrics.json").read_text())
+    probs = model.predict_proba(rows.drop(columns="y"))
+    predicted = probs > model.threshold
+    tp = int((predicted & (data.y == 1)).sum())
+    assert record["rows"] == 400
+    assert record["confusion"]["tp"] == tp
+    assert record["metrics"]["recall"] == pytest.approx(tp / int((data.y == 1).sum()))

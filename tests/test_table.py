@@ -282,6 +282,23 @@ def test_multiclass_without_positive_label_lists_classes(tmp_path: Path) -> None
         _bad(tmp_path, df, positive_label=5)
 
 
+def test_continuous_target_is_called_continuous(tmp_path: Path) -> None:
+    df = transactions()
+    rng = np.random.default_rng(0)
+    df["Class"] = rng.normal(50, 10, len(df)).round(3)  # a measurement, e.g. an amount
+    with pytest.raises(ConfigError) as info:
+        _bad(tmp_path, df)
+    message = str(info.value)
+    assert "data.target=Class looks continuous" in message and "fractional values" in message
+    assert "rows)" not in message  # not a list of 600 "classes" of one row each
+    # Whole numbers: a count with many values is continuous too, unless a class is named.
+    df["Class"] = np.arange(len(df)) % 40
+    with pytest.raises(ConfigError, match=r"looks continuous.*40 distinct whole numbers"):
+        _bad(tmp_path, df)
+    data = load_table(write(df, tmp_path / "n.csv"), "Class", positive_label=3)
+    assert data.y.sum() == 15
+
+
 def test_undeclared_text_column_is_refused(tmp_path: Path) -> None:
     df = transactions()
     with pytest.raises(ConfigError, match=r"not numbers: card \(e\.g\. '.*'\).*data\.categorical"):

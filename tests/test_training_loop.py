@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import lightning as L
 import numpy as np
 import pytest
@@ -9,6 +11,8 @@ import torch
 
 from imbalance_lab.data import TensorBatches
 from imbalance_lab.errors import ConfigError
+from imbalance_lab.models.module import ImbalanceClassifier
+from imbalance_lab.objects import build_callbacks
 from imbalance_lab.pipeline import build_datamodule, fit_network
 
 
@@ -168,3 +172,65 @@ def test_epoch_loss_and_metrics_cover_every_batch_of_every_fetch(rows: int) -> N
     )
     for name in ("acc", "precision", "recall", "f1"):
         assert float(logged[f"train/{name}"]) == pytest.approx(float(expected[name]), abs=1e-6)
+
+
+class _PerBatchValidation(ImbalanceClassifier):
+    """Validation as the module did it before fetches: ``self.log`` per batch, Lightning's mean."""
+
+    def validation_step(self, batch, _):
+        for x, y in [batch] if isinstance(batch[0], torch.Tensor) else batch:
+            logits = self(x)
+            self.log("val/loss", self.loss_fn(logits, y), on_epoch=True, batch_size=len(y))
+            self.val_metrics.update(logits.sigmoid(), y.long())
+
+    def on_validation_epoch_end(self):
+        self.log_dict(self.val_metrics.compute())
+        self.val_metrics.reset()
+
+
+class _EpochMetrics(L.Callback):
+    def __init__(self) -> None:
+        self.epochs: list[dict[str, float]] = []
+
+    def on_validation_end(self, trainer, module) -> None:
+        if not trainer.sanity_checking:
+            metrics = trainer.callback_metrics
+            self.epochs.append({k: float(v) for k, v in metrics.items() if k.startswith("val/")})
+
+
+@pytest.mark.parametrize("monitor", ["val/pr_auc", "val/loss"])
+def test_fetched_validation_keeps_metrics_best_epoch_and_weights(
+    make_cfg, monkeypatch, monitor: str
+) -> None:
+    from imbalance_lab import pipeline
+
+    mode = "min" if monitor == "val/loss" else "max"
+    # 12 validation batches of 10 rows, in fetches of 5 (the last one short); early stopping
+    # and the best checkpoint watch the validation metric.
+    settings = (
+        "trainer.max_epochs=8",
+        "data.batch_size=10",
+        "data.batches_per_fetch=5",
+        f"callbacks.monitor={monitor}",
+        f"callbacks.mode={mode}",
+        "callbacks.early_stopping.patience=2",
+    )
+
+    def fit(module_class: type) -> tuple[Any, _EpochMetrics]:
+        recorder = _EpochMetrics()
+        monkeypatch.setattr(pipeline, "_callbacks", lambda cfg: [*build_callbacks(cfg), recorder])
+        monkeypatch.setattr(pipeline, "ImbalanceClassifier", module_class)
+        cfg = make_cfg(*settings)
+        L.seed_everything(cfg.seed)
+        dm = build_datamodule(cfg)
+        dm.setup()
+        return fit_network(cfg, dm), recorder
+
+    before, before_epochs = fit(_PerBatchValidation)
+    after, after_epochs = fit(ImbalanceClassifier)
+    assert after_epochs.epochs == before_epochs.epochs  # every val metric of every epoch, exactly
+    assert len(after_epochs.epochs) == after.epochs and "val/loss" in after_epochs.epochs[0]
+    assert after.best_epoch == before.best_epoch
+    assert after.epochs == before.epochs
+    for a, b in zip(after.model.parameters(), before.model.parameters(), strict=True):
+        assert torch.equal(a, b)

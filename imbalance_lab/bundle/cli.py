@@ -1,6 +1,7 @@
 """``imbalance-lab``: use a trained model from the shell.
 
     imbalance-lab predict RUN_OR_SWEEP_DIR new.csv --out scores.csv [--keep id]
+    imbalance-lab predict RUN_DIR new_images/ --out scores.csv      # a model of data=images
     imbalance-lab evaluate RUN_OR_SWEEP_DIR labelled.csv [--out scores.csv]
     imbalance-lab export RUN_DIR --onnx model.onnx
 
@@ -25,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from imbalance_lab.bundle.columns import rows
 from imbalance_lab.bundle.files import CHUNK_ROWS, Writer, chunks
 from imbalance_lab.errors import ConfigError
 
@@ -94,7 +96,7 @@ def score_file(
         raise
     for name, count in done.unseen.items():
         done.notes.append(
-            f"{count} rows hold a category of {name} unseen in training (encoded as unknown)"
+            f"{rows(count)} hold a category of {name} unseen in training (encoded as unknown)"
         )
     return done
 
@@ -120,9 +122,17 @@ def predict(args: argparse.Namespace) -> str:
     model = load_model(args.run, args.dataset)
     source, out = Path(args.input), Path(args.out)
     threshold = model.threshold if args.threshold is None else args.threshold
+    if hasattr(model, "image_shape"):  # a network trained on image files: a folder of images
+        from imbalance_lab.bundle.images import score_folder
+
+        if not source.is_dir():
+            raise ConfigError(f"{source}: this model scores images; give a folder of images.")
+        return score_folder(model, source, out, threshold)
+    if source.is_dir():
+        raise ConfigError(f"{source} is a folder; this model scores rows of a .csv or .parquet.")
     done = score_file(model, source, out, args.keep, threshold, args.chunk_rows)
     summary = (
-        f"scored {done.n} rows of {source} with {model.folder} at threshold {threshold:.4g}: "
+        f"scored {rows(done.n)} of {source} with {model.folder} at threshold {threshold:.4g}: "
         f"{done.positives} labelled {model.schema.labels[1]!r}; wrote {out}"
     )
     return "\n".join([*model.notes, *done.notes, summary])
@@ -152,9 +162,12 @@ def evaluate(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
     target = args.target or model.schema.target
     source = Path(args.input)
     if target is None:
+        run = model.info.get("run", {})
+        data = (run.get("choices") or {}).get("data", "?")
         raise ConfigError(
-            f"the model was trained on data=... without a label column name; name the label "
-            f"column of {source} with --target COLUMN."
+            f"the model was trained on {run.get('dataset') or 'a built-in dataset'} "
+            f"(data={data}), which has no label column name; name the label column of "
+            f"{source} with --target COLUMN."
         )
     out = Path(args.out) if args.out else None
     threshold = model.threshold if args.threshold is None else args.threshold
@@ -191,7 +204,7 @@ def evaluate(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
         os.replace(tmp, path)
         lines.append(f"wrote {out} and {path}")
     lines.append(
-        f"evaluated {done.n} rows of {source} ({record['class_counts']['1']} labelled "
+        f"evaluated {rows(done.n)} of {source} ({record['class_counts']['1']} labelled "
         f"{model.schema.labels[1]!r}) with {model.folder} at threshold {threshold:.4g}"
     )
     return record, lines
@@ -206,11 +219,15 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="imbalance-lab", description=__doc__.split("\n")[0])
+    """``imbalance-lab predict|evaluate|export``; returns the exit status (2: a user error,
+    printed as one line)."""
+    parser = argparse.ArgumentParser(
+        prog="imbalance-lab", description="imbalance-lab: use a trained model from the shell."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("predict", help="score a CSV/Parquet file with a run's or sweep's model")
     _common(p)
-    p.add_argument("input", help="rows to score: .csv or .parquet")
+    p.add_argument("input", help="rows to score: .csv or .parquet (a model of images: a folder)")
     p.add_argument("--out", required=True, help="scores to write: .csv or .parquet")
     e = sub.add_parser("evaluate", help="metrics of a run's or sweep's model on a labelled file")
     _common(e)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,17 @@ def listing(items: Sequence[Any], limit: int = 20) -> str:
     """``items`` joined by commas for a message, the first ``limit`` of them and the count."""
     shown = ", ".join(str(i) for i in items[:limit])
     return shown + (f", ... ({len(items)} in all)" if len(items) > limit else "")
+
+
+def rows(n: int) -> str:
+    """``1 row``, ``2 rows``, ``1,000 rows``: a count of rows for a message."""
+    return f"{n:,} row" + ("" if n == 1 else "s")
+
+
+def where(path: Any) -> str:
+    """``path``, and its absolute form in parentheses when it is given relative."""
+    p = Path(str(path)).expanduser()
+    return str(path) if p.is_absolute() else f"{path} ({p.resolve()})"
 
 
 def as_text(s: pd.Series) -> pd.Series:
@@ -87,6 +99,8 @@ class RawSchema:
         )
 
     def to_json(self) -> dict[str, Any]:
+        """The schema as plain JSON types (bundle.json's ``raw``); :meth:`from_json` reads it
+        back."""
         return {
             "columns": [
                 {
@@ -105,6 +119,7 @@ class RawSchema:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RawSchema:
+        """The schema that :meth:`to_json` wrote."""
         cols = data["columns"]
         return cls(
             names=[c["name"] for c in cols],
@@ -212,7 +227,7 @@ class RawSchema:
         if bad.any():
             raise ConfigError(
                 f"column {name} of {source} holds values that are not numbers (e.g. "
-                f"{s[bad].iloc[0]!r}, {int(bad.sum())} rows); the model was trained on numbers "
+                f"{s[bad].iloc[0]!r}, {rows(int(bad.sum()))}); the model was trained on numbers "
                 "there. Fix those values in the file."
             )
         return parsed.astype("float64").to_numpy(na_value=np.nan)
@@ -236,7 +251,7 @@ class RawSchema:
         neg, pos = self.labels
         if col.isna().any():
             raise ConfigError(
-                f"{source} is missing in {int(col.isna().sum())} rows; every row needs its "
+                f"{source} is missing in {rows(int(col.isna().sum()))}; every row needs its "
                 "label: fill them in or drop those rows."
             )
         text = as_text(col)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from imbalance_lab.bundle.columns import rows, where
 from imbalance_lab.errors import ConfigError
 
 CHUNK_ROWS = 1 << 17
@@ -38,7 +39,7 @@ def chunks(
     chunk; a forced numeric column holding text is reported by name. ``bar``: a progress bar
     on stderr when it is a terminal and the file is large."""
     if not path.is_file():
-        raise ConfigError(f"input {path} does not exist ({path.resolve()}).")
+        raise ConfigError(f"input {where(path)} does not exist.")
     with _progress(path, bar) as advance:
         if kind(path, "input") == "parquet":
             import pyarrow.parquet as pq
@@ -64,13 +65,13 @@ def chunks(
             raise ConfigError(f"input {path} could not be read as CSV: {err}") from None
 
 
-def _not_numbers(path: Path, rows: int, dtypes: dict[str, str], start: int) -> None:
+def _not_numbers(path: Path, chunk_rows: int, dtypes: dict[str, str], start: int) -> None:
     """Raise the ``ConfigError`` naming a column read as numbers that holds text, from the
     chunk at row ``start`` on (rereads the file: only on the way to an error)."""
     numeric = [c for c, d in dtypes.items() if d == "float64"]
     text = {c: d for c, d in dtypes.items() if d != "float64"}
     reader = pd.read_csv(
-        path, chunksize=rows, low_memory=False, dtype=text, skiprows=range(1, start + 1)
+        path, chunksize=chunk_rows, low_memory=False, dtype=text, skiprows=range(1, start + 1)
     )
     for chunk in reader:
         for name in numeric:
@@ -81,7 +82,7 @@ def _not_numbers(path: Path, rows: int, dtypes: dict[str, str], start: int) -> N
             if bad.any():
                 raise ConfigError(
                     f"column {name} of {path} holds values that are not numbers (e.g. "
-                    f"{s[bad].iloc[0]!r}, {int(bad.sum())} rows); the model was trained on "
+                    f"{s[bad].iloc[0]!r}, {rows(int(bad.sum()))}); the model was trained on "
                     "numbers there. Fix those values in the file."
                 )
 
@@ -120,6 +121,8 @@ class Writer:
         self.first = True
 
     def write(self, df: pd.DataFrame) -> None:
+        """Append the rows of ``df`` (the first call writes the CSV header or the Parquet
+        schema, which later chunks must match)."""
         if self.kind == "csv":
             df.to_csv(self.tmp, mode="w" if self.first else "a", header=self.first, index=False)
         else:
@@ -133,11 +136,13 @@ class Writer:
         self.first = False
 
     def commit(self) -> None:
+        """Close the file and move it to ``out`` (replacing an older one there)."""
         if self.parquet is not None:
             self.parquet.close()
         os.replace(self.tmp, self.out)
 
     def abort(self) -> None:
+        """Close and delete the partial file; ``out`` is left as it was."""
         if self.parquet is not None:
             self.parquet.close()
         self.tmp.unlink(missing_ok=True)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from imbalance_lab.bundle.columns import RawSchema
+from imbalance_lab.bundle.columns import RawSchema, where
 from imbalance_lab.bundle.features import FittedFeatures
 from imbalance_lab.bundle.store import find_bundle, load_estimator, load_network, read_meta
 from imbalance_lab.errors import ConfigError
@@ -27,7 +27,7 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     if kind is None:
         raise ConfigError(f"{path}: unknown file type; give a .csv or .parquet file.")
     if not file.is_file():
-        raise ConfigError(f"{path} does not exist ({file.resolve()}).")
+        raise ConfigError(f"{where(path)} does not exist.")
     return pd.read_parquet(file) if kind == "parquet" else pd.read_csv(file, low_memory=False)
 
 
@@ -41,6 +41,11 @@ class Model:
 
     def __init__(self, folder: Path) -> None:
         meta = read_meta(folder)
+        if "images" in meta:
+            raise ConfigError(
+                f"{folder} holds a model of image files, which reads a folder of images, not "
+                "rows; a sweep of image runs is not scored as one: give one of its run folders."
+            )
         self.folder = folder
         self.info: dict[str, Any] = meta
         self.schema = RawSchema.from_json(meta["raw"])
@@ -121,4 +126,9 @@ def load_model(path: str | os.PathLike, dataset: str | None = None) -> Model:
 
     if is_sweep(path):
         return load_sweep(Path(path).expanduser(), dataset)
-    return Model(find_bundle(path))
+    folder = find_bundle(path)
+    if "images" in read_meta(folder):  # a network trained on image files
+        from imbalance_lab.bundle.images import ImageModel
+
+        return ImageModel(folder)
+    return Model(folder)

@@ -9,9 +9,10 @@ column as the position of its value in that column's ``categories`` in bundle.js
 graph's metadata, ``columns``), -1 for a category never seen in training; NaN where a value is
 missing (filled as in training, when the run imputed). Output ``probability``: float32 ``(n,)``.
 
-Built node by node with ``onnx.helper`` from the bundle's arrays, not traced: the MLP and the
-logistic regression are a few matrix products. Histogram gradient boosting (float32 tree
-thresholds in ONNX would move rows near a split) and the CNN are refused.
+The feature pipeline, the MLP, the logistic regression and the gradient-boosted trees are
+built node by node with ``onnx.helper`` from the bundle's arrays (see ``onnx_heads.py`` for the
+trees and the CNN). Each step repeats the numpy code's dtypes, so the graph's features equal the
+bundle's bit for bit and a tree compares the same numbers as scikit-learn.
 """
 
 from __future__ import annotations
@@ -24,10 +25,14 @@ from typing import Any
 
 import numpy as np
 
+from imbalance_lab.bundle.columns import listing
+from imbalance_lab.bundle.onnx_heads import IR_VERSION, ML_OPSET, hgb_logit, network_graph
 from imbalance_lab.errors import ConfigError
 
-OPSET = 17
+OPSET = 18
+FLOAT, DOUBLE = 1, 11  # onnx.TensorProto data types, for Cast
 INPUT, OUTPUT = "raw", "probability"
+FEATURES = "features"  # the network's input inside the graph
 
 
 class _Graph:
@@ -49,11 +54,13 @@ class _Graph:
         self.inits.append(numpy_helper.from_array(np.asarray(value), name))
         return name
 
-    def op(self, op_type: str, *inputs: str, out: str | None = None, **attrs: Any) -> str:
+    def op(
+        self, op_type: str, *inputs: str, out: str | None = None, domain: str = "", **attrs: Any
+    ) -> str:
         from onnx import helper
 
         out = out or self.name(op_type.lower())
-        self.nodes.append(helper.make_node(op_type, list(inputs), [out], **attrs))
+        self.nodes.append(helper.make_node(op_type, list(inputs), [out], domain=domain, **attrs))
         return out
 
     def columns(self, x: str, idx: list[int] | np.ndarray) -> str:
@@ -61,7 +68,9 @@ class _Graph:
 
 
 def _features(g: _Graph, f: Any) -> str:
-    """The fitted feature pipeline of ``FittedFeatures`` ``f`` on ``raw``, as its numpy code."""
+    """The fitted feature pipeline of ``FittedFeatures`` ``f`` on ``raw``, as its numpy code:
+    float32 where numpy computes in float32, float64 rounded to float32 after each step where
+    numpy mixes in a float64 array (min-max scaling)."""
     f32 = np.float32
     parts = []
     if f.num:
@@ -69,12 +78,13 @@ def _features(g: _Graph, f: Any) -> str:
         if f.fill_num is not None:
             num = g.op("Where", g.op("IsNaN", num), g.const(f.fill_num.astype(f32)), num)
         num = g.columns(num, np.flatnonzero(f.keep))
-        if f.scaler == "standard":
+        if f.scaler == "standard":  # offset and factor cast to float32 first, as numpy does
             num = g.op("Sub", num, g.const(f.offset.astype(f32)))
             num = g.op("Div", num, g.const(f.factor.astype(f32)))
-        elif f.scaler == "minmax":
-            num = g.op("Mul", num, g.const(f.factor.astype(f32)))
-            num = g.op("Add", num, g.const(f.offset.astype(f32)))
+        elif f.scaler == "minmax":  # float32 *= float64: computed in float64, stored as float32
+            for op, value in (("Mul", f.factor), ("Add", f.offset)):
+                wide = g.op(op, g.op("Cast", num, to=DOUBLE), g.const(value.astype(np.float64)))
+                num = g.op("Cast", wide, to=FLOAT)
         parts.append(num)
     if f.cat:
         codes = g.columns(INPUT, f.cat)
@@ -82,9 +92,13 @@ def _features(g: _Graph, f: Any) -> str:
             codes = g.op("Where", g.op("IsNaN", codes), g.const(f.fill_cat.astype(f32)), codes)
         for j, cats in enumerate(f.categories):
             code = g.columns(codes, [j])  # (n, 1) against (1, k): one column per category
-            hit = g.op("Equal", code, g.const(cats.astype(f32)[None, :]))
-            parts.append(g.op("Cast", hit, to=1))  # 1 = FLOAT
-    return parts[0] if len(parts) == 1 else g.op("Concat", *parts, axis=1)
+            hit = g.op("Cast", g.op("Equal", code, g.const(cats.astype(f32)[None, :])), to=FLOAT)
+            parts.append(hit)
+            if f.other[j]:  # every other code (rare in train, unseen, missing): 1 - any hit
+                any_hit = g.op("ReduceMax", hit, g.const(np.array([1], np.int64)), keepdims=1)
+                parts.append(g.op("Sub", g.const(np.ones((1, 1), f32)), any_hit))
+    out = parts[0] if len(parts) == 1 else g.op("Concat", *parts, axis=1)
+    return g.op("Identity", out, out=FEATURES)
 
 
 def _activation(g: _Graph, x: str, name: str) -> str:
@@ -140,31 +154,46 @@ def to_onnx(model: Any) -> Any:
     x = _features(g, model.features)
     if model.info.get("network", {}).get("members"):
         what = "underbagging (an averaged ensemble)"
+    opsets = {"": OPSET}
+    head = None
     if what.endswith(".MLP"):
         logit = _mlp(g, x, model)
     elif what.endswith("LogisticRegression"):
         logit = _logreg(g, x, model._estimator)
+    elif what.endswith("HistGradientBoostingClassifier"):
+        logit = hgb_logit(g, x, model._estimator)
+        opsets["ai.onnx.ml"] = ML_OPSET
+    elif what.endswith(".CNN"):
+        head = network_graph(model._net, model.features.n_out, FEATURES, OUTPUT, OPSET)
     else:
         raise ConfigError(
-            f"{model.folder}: ONNX export covers model=mlp and model=logreg; this run's model is "
-            f"{what or kind}. Score it with imbalance-lab predict, or train model=mlp."
+            f"{model.folder}: ONNX export covers model=mlp, cnn, logreg and hgb; this run's "
+            f"model is {what or kind}. Score it with imbalance-lab predict."
         )
-    prob = g.op("Sigmoid", logit)
-    g.op("Reshape", prob, g.const(np.array([-1], dtype=np.int64)), out=OUTPUT)
+    if head is None:
+        prob = g.op("Sigmoid", logit)
+        g.op("Reshape", prob, g.const(np.array([-1], dtype=np.int64)), out=OUTPUT)
+        outputs = [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["n"])]
+    else:
+        outputs = [helper.make_tensor_value_info(FEATURES, TensorProto.FLOAT, ["n", None])]
     n_raw = len(model.schema.names)
     graph = helper.make_graph(
         g.nodes,
         "imbalance_lab",
         [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["n", n_raw])],
-        [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["n"])],
+        outputs,
         g.inits,
     )
     onnx_model = helper.make_model(
         graph,
-        opset_imports=[helper.make_opsetid("", OPSET)],
+        opset_imports=[helper.make_opsetid(d, v) for d, v in opsets.items()],
         producer_name="imbalance-lab",
     )
-    onnx_model.ir_version = 8  # readable by onnxruntime releases of the last years
+    onnx_model.ir_version = IR_VERSION  # readable by onnxruntime releases of the last years
+    if head is not None:  # the features graph, then the exported network on its output
+        from onnx import compose
+
+        onnx_model = compose.merge_models(onnx_model, head, io_map=[(FEATURES, FEATURES)])
     meta = {
         "columns": json.dumps(model.info["raw"]["columns"]),
         "labels": json.dumps(model.info["raw"]["labels"]),
@@ -187,9 +216,9 @@ def export(run: str | os.PathLike, out: str | os.PathLike) -> str:
     tmp.write_bytes(proto.SerializeToString())
     os.replace(tmp, out)
     cats = [n for j, n in enumerate(model.schema.names) if j in model.schema.categorical]
-    coded = f"; categorical as category positions (-1 unseen): {', '.join(cats)}" if cats else ""
+    coded = f"; categorical as category positions (-1 unseen): {listing(cats)}" if cats else ""
     return (
         f"wrote {out}: input {INPUT!r} float32 (n, {len(model.schema.names)}) in column order "
-        f"{', '.join(model.schema.names)}{coded}; NaN where missing; output {OUTPUT!r} (n,), "
+        f"{listing(model.schema.names)}{coded}; NaN where missing; output {OUTPUT!r} (n,), "
         f"the probability of {model.schema.labels[1]!r} (threshold {model.threshold:.4g})"
     )

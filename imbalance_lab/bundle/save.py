@@ -26,11 +26,16 @@ def save_model(run_dir: Path, cfg: DictConfig, dm: Any, model: Any, results: dic
     and metrics. Returns the folder, or ``None`` (logged) for a network the package cannot
     rebuild by name (a user's own ``model.net._target_``)."""
     is_net = "estimator" not in cfg.model
+    if dm.features is None:  # image files: how new images are read, not raw columns
+        from imbalance_lab.bundle.images import image_meta
+
+        reading = {"images": image_meta(dm)}
+    else:
+        reading = {"features": dm.features.fitted.to_json(), "raw": dm.schema.to_json()}
     meta: dict[str, Any] = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "kind": "network" if is_net else "estimator",
-        "features": dm.features.fitted.to_json(),
-        "raw": dm.schema.to_json(),
+        **reading,
         "threshold": results["threshold"],
         "metrics": {k: results[k] for k in ("val", "test", "confusion")},
         "run": {k: results.get(k) for k in _RUN_KEYS},
@@ -38,6 +43,8 @@ def save_model(run_dir: Path, cfg: DictConfig, dm: Any, model: Any, results: dic
     if is_net:
         try:
             net_cfg = OmegaConf.to_container(cfg.model.net, resolve=True)
+            if dm.image_shape is not None and "input_shape" in net_cfg:
+                net_cfg["input_shape"] = list(dm.image_shape)  # read from the image files
             meta["network"] = network_spec(net_cfg, dm.n_features)
             if cfg.model.get("members"):  # model=underbagging: the members' probabilities averaged
                 meta["network"]["members"] = int(cfg.model.members)

@@ -39,6 +39,7 @@ NETWORKS = (
     "imbalance_lab.models.networks.MLP",
     "imbalance_lab.models.networks.CNN",
     "imbalance_lab.models.networks.TabMNet",
+    "imbalance_lab.models.networks.ResNet",
 )
 # Types skops does not trust by default that the references need (found with
 # skops.io.get_untrusted_types on each); anything else in a file is refused.
@@ -100,7 +101,7 @@ def write_bundle(
     """Write ``folder`` (``<run>/model``) whole or not at all: into a sibling temporary folder,
     then renamed into place (a previous bundle there, of an earlier attempt, is replaced).
 
-    ``meta``: the JSON part (see :func:`imbalance_lab.bundle.write.bundle_meta`); ``net``: a
+    ``meta``: the JSON part (as :func:`imbalance_lab.bundle.save.save_model` builds it); ``net``: a
     network whose ``state_dict`` goes to safetensors, or ``estimator``: a fitted scikit-learn
     classifier (skops).
     """

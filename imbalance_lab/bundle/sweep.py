@@ -57,7 +57,7 @@ class SweepModel:
             f"chosen on validation {info['select_on']} ({info['val_score']:.4f}, the rule of "
             "selection.md)",
             f"averaging the probabilities of its {n} runs; threshold {self.threshold:.4g} = "
-            f"the mean of their validation-chosen thresholds"
+            f"{info['threshold']['rule']}"
             if n > 1
             else f"its one run, {members[0].folder.parent}",
         ]
@@ -95,7 +95,7 @@ def load_sweep(folder: Path, dataset: str | None = None) -> SweepModel:
     failed, no configuration finished all its runs, the sweep covers several datasets and
     ``dataset`` is not one of them, or a chosen run holds no bundle."""
     from imbalance_lab.evaluation.leaderboard import load_runs
-    from imbalance_lab.evaluation.statistics import _incomplete_lines, choose_on_validation
+    from imbalance_lab.evaluation.statistics import choose_on_validation, incomplete_lines
 
     runs = load_runs([folder])
     if not any(r.get("status") == "ok" for r in runs):
@@ -109,7 +109,7 @@ def load_sweep(folder: Path, dataset: str | None = None) -> SweepModel:
     if choice.table is None:
         raise ConfigError(
             f"no configuration of sweep {folder} finished all its runs, so selection.md chose "
-            f"none ({'; '.join(_incomplete_lines(choice.incomplete))}); give one of its run "
+            f"none ({'; '.join(incomplete_lines(choice.incomplete))}); give one of its run "
             "folders instead."
         )
     table = choice.table.set_index("dataset")
@@ -139,6 +139,11 @@ def load_sweep(folder: Path, dataset: str | None = None) -> SweepModel:
                 f"that cannot be used: {err}"
             ) from None
     thresholds = [m.threshold for m in members]
+    rules = {m.info["threshold"].get("rule", "") for m in members}
+    if rules == {"fixed"}:
+        rule = f"the fixed threshold of its {len(members)} runs"
+    else:  # tuned, or tuned in some runs and kept fixed by the guard in others
+        rule = f"the mean of the thresholds its {len(members)} runs chose on validation"
     keys = members[0].info["metrics"]["val"].keys()
     info = {
         "sweep": str(folder),
@@ -149,7 +154,7 @@ def load_sweep(folder: Path, dataset: str | None = None) -> SweepModel:
         "runs": [str(m.folder.parent) for m in members],
         "threshold": {
             "value": float(np.mean(thresholds)),
-            "rule": f"mean of the validation-chosen thresholds of {len(members)} runs",
+            "rule": rule,
             "runs": thresholds,
         },
         # The runs' own validation metrics, averaged, as the leaderboard averages them.

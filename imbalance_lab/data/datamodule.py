@@ -246,7 +246,9 @@ class ImbalanceDataModule(L.LightningDataModule):
             balanced=train and self.batch_sampling == "balanced",
             rank=trainer.global_rank if trainer else 0,
             world_size=trainer.world_size if trainer else 1,
-            batches_per_fetch=self.batches_per_fetch if train else 1,
+            # Validation is fetched as training is (the model evaluates batch by batch);
+            # the test loader stays one batch at a time for whoever iterates it by hand.
+            batches_per_fetch=self.batches_per_fetch if split in ("train", "val") else 1,
             device=device,
         )
 
@@ -267,6 +269,12 @@ class ImbalanceDataModule(L.LightningDataModule):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._train_generator_state = state_dict.get("train_generator")
+
+    def predict_probs(self, net: torch.nn.Module, X: np.ndarray) -> np.ndarray:
+        """Probabilities of class 1 for the rows ``X`` of a split, shape ``(rows,)``."""
+        from imbalance_lab.models.networks import predict_probs
+
+        return predict_probs(net, X)
 
     def val_dataloader(self) -> TensorBatches:
         return self._batches("val", shuffle=False)

@@ -163,9 +163,13 @@ class FeatureTransform:
         return list(self.encoder.categories_), list(self.encoder.infrequent_categories_)
 
     def prepare(self, X: np.ndarray) -> np.ndarray:
+        """See :meth:`FittedFeatures.prepare`: raw ``(n, n_columns)`` -> imputed and scaled
+        numeric columns with category codes, float32, as the samplers see rows."""
         return self.fitted.prepare(X)
 
     def encode(self, X: np.ndarray) -> np.ndarray:
+        """See :meth:`FittedFeatures.encode`: prepared rows -> the network's input, category
+        codes one-hot encoded, float32 ``(n, n_features)``."""
         return self.fitted.encode(X)
 
     def __call__(self, X: np.ndarray) -> np.ndarray:

@@ -26,12 +26,15 @@ import pandas as pd
 from imbalance_lab.bundle.columns import as_text, columns_with, listing
 from imbalance_lab.data.features import MAX_CATEGORIES, check_max_categories
 from imbalance_lab.data.sources import TabularData
-from imbalance_lab.errors import ConfigError
+from imbalance_lab.errors import ConfigError, first_line
 from imbalance_lab.records import table_name
 
 log = logging.getLogger(__name__)
 
 IMPUTE = ("median", "most_frequent")
+# A numeric target with more distinct whole numbers than this is a count or an amount, not a
+# set of classes (unless data.positive_label names one of them).
+MAX_CLASSES = 20
 _READERS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
 _COMPRESSED = {".gz", ".bz2", ".zip", ".xz", ".zst"}
 # A categorical column with more distinct values than data.max_categories and than this
@@ -96,9 +99,10 @@ def _read(path: Any, sep: str | None = None) -> tuple[pd.DataFrame, Path, str | 
     except pd.errors.EmptyDataError as err:
         raise ConfigError(f"data.path={path} holds no data: no header, no rows.") from err
     except (OSError, ValueError, pd.errors.ParserError) as err:
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
         how = f" with separator {sep!r} (data.sep)" if sep is not None else ""
-        raise ConfigError(f"data.path={path} could not be read as {kind}{how}: {first}") from err
+        raise ConfigError(
+            f"data.path={path} could not be read as {kind}{how}: {first_line(err)}"
+        ) from err
     if df.shape[0] == 0:
         raise ConfigError(f"data.path={path} holds a header but no rows.")
     df.columns = [str(c) for c in df.columns]
@@ -129,6 +133,28 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _refuse_continuous(
+    col: pd.Series, counts: pd.Series, positive_label: Any, target: str, path: Any
+) -> None:
+    """A numeric target that is a measurement, not a label, stops the run as such: fractional
+    values, or more than ``MAX_CLASSES`` distinct whole numbers without ``data.positive_label``
+    (an amount, a count, a score). Listing its first classes would hide what is wrong."""
+    if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+        return
+    values = counts.index.to_numpy(dtype=float)
+    fractional = not np.all(np.isclose(values, np.round(values)))
+    if not fractional and (len(counts) <= MAX_CLASSES or positive_label is not None):
+        return
+    kind = "fractional values" if fractional else "whole numbers"
+    raise ConfigError(
+        f"data.target={target} looks continuous, not like class labels: {len(counts):,} "
+        f"distinct {kind} from {values.min():g} to {values.max():g} in {len(col):,} rows of "
+        f"{path}. A binary classifier needs a column of two classes: name it with "
+        "data.target=<column>, or turn this value into two classes in the file first (e.g. "
+        f"{target} > threshold as 1, the rest 0)."
+    )
+
+
 def _labels(
     col: pd.Series, positive_label: Any, target: str, path: Any
 ) -> tuple[np.ndarray, tuple[Any, Any]]:
@@ -140,6 +166,7 @@ def _labels(
             "remove those rows or fill in their labels."
         )
     counts = col.value_counts()
+    _refuse_continuous(col, counts, positive_label, target, path)
     classes = listing([f"{k!r} ({v} rows)" for k, v in counts.items()])
     if len(counts) < 2:
         raise ConfigError(

@@ -7,20 +7,26 @@ Pure functions on numpy arrays (label 1 = minority); figures return matplotlib F
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import matplotlib.ticker
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
 from torchmetrics.classification import BinaryCalibrationError
 
-from imbalance_lab.evaluation import plots
+if TYPE_CHECKING:  # matplotlib loads only when a figure is drawn, not for the numbers
+    from matplotlib.figure import Figure
 
-plt = plots.plt  # pyplot with the Agg backend already selected by plots
 TYPES = ("safe", "borderline", "rare", "outlier")
 TYPE_COLORS = dict(zip(TYPES, ("tab:green", "tab:orange", "tab:red", "tab:purple"), strict=True))
+
+
+def _pyplot() -> Any:
+    from imbalance_lab.evaluation.plots import plt  # pyplot with the Agg backend selected
+
+    return plt
 
 
 def _class_counts(y: np.ndarray) -> dict[str, Any]:
@@ -192,7 +198,7 @@ def model_report(
 
 def reliability_figure(calib: Mapping[str, Any], title: str = "reliability (test)") -> Figure:
     """Reliability diagram of a :func:`calibration` dict, with the rows per bin below it."""
-    fig, (ax, ax_n) = plt.subplots(
+    fig, (ax, ax_n) = _pyplot().subplots(
         2, 1, figsize=(4.8, 5.2), height_ratios=[3, 1], sharex=True, layout="constrained"
     )
     bins = [b for b in calib["bins"] if b["count"]]
@@ -213,6 +219,9 @@ def reliability_figure(calib: Mapping[str, Any], title: str = "reliability (test
     counts = [max(b["count"], 0) for b in calib["bins"]]
     ax_n.bar(lows, counts, width=widths, align="edge", color="tab:blue", alpha=0.5)
     ax_n.set_yscale("log")
+    # Plain numbers at powers of ten only: minor labels (2x10^0, 3x10^0, ...) pile up here.
+    ax_n.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax_n.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax_n.set_xlabel("mean predicted probability")
     ax_n.set_ylabel("rows")
     return fig
@@ -223,7 +232,7 @@ def probability_histograms_figure(
 ) -> Figure:
     """Histogram of the predicted probability for each true class, log-scale counts."""
     p, t = np.asarray(probs).ravel(), np.asarray(target).ravel()
-    fig, ax = plt.subplots(figsize=(5.5, 3.8), layout="constrained")
+    fig, ax = _pyplot().subplots(figsize=(5.5, 3.8), layout="constrained")
     edges = np.linspace(0, 1, n_bins + 1)
     for label, color, name in ((0, "tab:blue", "0 (majority)"), (1, "tab:red", "1 (minority)")):
         ax.hist(p[t == label], bins=edges, color=color, alpha=0.55, label=f"true {name}")
@@ -234,7 +243,7 @@ def probability_histograms_figure(
     ax.set_xlabel("predicted probability of class 1")
     ax.set_ylabel("rows (log)")
     ax.legend(fontsize=8)
-    ax.set_title("predicted probability by true class", fontsize=9)
+    ax.set_title("predicted probability by true class (test)", fontsize=9)
     return fig
 
 
@@ -250,7 +259,7 @@ def typology_pca_figure(X: np.ndarray, y: np.ndarray, types: np.ndarray) -> Figu
         labels = [f"PC {i + 1} ({v:.0%} of variance)" for i, v in enumerate(var)]
     else:
         xy, labels = X, ["x0", "x1"]
-    fig, ax = plt.subplots(figsize=(6, 5), layout="constrained")
+    fig, ax = _pyplot().subplots(figsize=(6, 5), layout="constrained")
     ax.scatter(*xy[y == 0].T, s=6, c="lightgrey", alpha=0.6, label=f"0 majority ({(y == 0).sum()})")
     xy_min = xy[y == 1]
     for i, t in enumerate(TYPES):
@@ -261,7 +270,17 @@ def typology_pca_figure(X: np.ndarray, y: np.ndarray, types: np.ndarray) -> Figu
     ax.set(xlabel=labels[0], ylabel=labels[1])
     ax.legend(fontsize=8, markerscale=1.3)
     view = "PCA projection" if X.shape[1] > 2 else "2D data"
-    ax.set_title(f"minority typology (5 nearest neighbours), {view}", fontsize=9)
+    # A few far majority rows (a rare value of a binary column) would squeeze the rest into a
+    # line: the view holds every minority row and the central 96 % of the majority rows.
+    xy_maj = xy[y == 0] if (y == 0).any() else xy
+    lo = np.minimum(np.percentile(xy_maj, 2, axis=0), xy_min.min(axis=0, initial=np.inf))
+    hi = np.maximum(np.percentile(xy_maj, 98, axis=0), xy_min.max(axis=0, initial=-np.inf))
+    pad = 0.05 * (hi - lo + 1e-9)
+    ax.set_xlim(lo[0] - pad[0], hi[0] + pad[0])
+    ax.set_ylim(lo[1] - pad[1], hi[1] + pad[1])
+    outside = int((((xy < lo - pad) | (xy > hi + pad)).any(axis=1)).sum())
+    note = f"; {outside} far majority rows outside the view" if outside else ""
+    ax.set_title(f"minority typology (5 nearest neighbours), {view}{note}", fontsize=9)
     return fig
 
 
@@ -283,7 +302,7 @@ def decision_boundary_figure(
     )
     grid = np.c_[gx.ravel(), gy.ravel()].astype(np.float32)
     Z = np.asarray(predict_proba(grid), dtype=np.float64).reshape(gx.shape)
-    fig, ax = plt.subplots(figsize=(5.5, 4.8), layout="constrained")
+    fig, ax = _pyplot().subplots(figsize=(5.5, 4.8), layout="constrained")
     cs = ax.contourf(gx, gy, Z, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.35)
     fig.colorbar(cs, ax=ax, label="predicted probability of class 1")
     if Z.min() < 0.5 < Z.max():

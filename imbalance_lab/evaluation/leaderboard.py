@@ -14,8 +14,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
@@ -286,57 +284,54 @@ def write_report(
     labels = label_runs(runs)
     ok = df[df["runs"] > 0]
     if len(ok):
-        means = {m: ok[f"{m}_mean"].fillna(0).tolist() for m in ALL_METRICS if f"{m}_mean" in ok}
-        stds = {m: ok[f"{m}_std"].fillna(0).tolist() for m in ALL_METRICS if f"{m}_std" in ok}
-        files["bars"] = plots.save(
-            plots.metric_bars_figure(ok["strategy"].tolist(), means, stds), out / "metrics_bars.png"
-        )
-        curves: dict[str, list] = {}
-        confusion: dict[str, dict[str, int]] = {}
-        for run, label in zip(runs, labels, strict=True):
-            if run.get("status") != "ok":
-                continue
-            if "pr_curve" in run:
-                curves.setdefault(label, []).append(run["pr_curve"])
-            total = confusion.setdefault(label, {"tn": 0, "fp": 0, "fn": 0, "tp": 0})
-            for k in total:
-                total[k] += run["confusion"][k]
-        order = ok["strategy"].tolist()
-        if curves:
-            files["pr"] = plots.save(
-                plots.pr_curve_figure({k: curves[k] for k in order if k in curves}),
-                out / "pr_curves.png",
-            )
-        files["confusion"] = plots.save(
-            plots.confusion_grid_figure([(k, confusion[k]) for k in order]),
-            out / "confusion_matrices.png",
-        )
+        files.update(_sweep_figures(runs, labels, ok, out))
     files["html"] = write_html(df, runs, labels, files, _present(df), out, title)
     return files
 
 
-class LeaderboardCallback(Callback):
-    """Hydra callback: every multirun ends in a leaderboard in its sweep folder.
-
-    Runs in the launching process after all jobs return, so it works with every launcher.
-    ``fail_on_error`` makes the sweep's exit status non-zero when some job failed.
-    """
-
-    def __init__(self, fail_on_error: bool = True) -> None:
-        self.fail_on_error = fail_on_error
-
-    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        sweep_dir = Path(config.hydra.sweep.dir)
-        try:
-            runs = load_runs([sweep_dir])
-        except ConfigError as err:
-            log.error("no leaderboard: %s", err)
-            return
-        files = write_report(runs, sweep_dir)
-        log.info("leaderboard written to %s", files["md"])
-        n_failed = sum(r.get("status") != "ok" for r in runs)
-        if n_failed and self.fail_on_error:
-            log.error(
-                "%d of %d runs failed; see the leaderboard's failed column", n_failed, len(runs)
-            )
-            raise SystemExit(1)
+def _sweep_figures(
+    runs: Sequence[dict[str, Any]], labels: Sequence[str], ok: pd.DataFrame, out: Path
+) -> dict[str, Path]:
+    """metrics_bars.png, pr_curves.png and confusion_matrices.png of the leaderboard rows
+    ``ok`` (those with a finished run), in the leaderboard's order."""
+    order = ok["strategy"].tolist()
+    # An incomplete row says so on the figures too: its means cover only the finished runs.
+    names = [
+        lab if row["complete"] else f"{lab} ({_runs_cell(row)} runs)"
+        for lab, (_, row) in zip(order, ok.iterrows(), strict=True)
+    ]
+    means = {m: ok[f"{m}_mean"].tolist() for m in ALL_METRICS if f"{m}_mean" in ok}
+    stds = {m: ok[f"{m}_std"].fillna(0).tolist() for m in ALL_METRICS if f"{m}_std" in ok}
+    files = {
+        "bars": plots.save(plots.metric_bars_figure(names, means, stds), out / "metrics_bars.png")
+    }
+    curves: dict[str, list] = {}
+    prevalence: dict[str, list[float]] = {}
+    confusion: dict[str, dict[str, int]] = {}
+    n_runs: dict[str, int] = {}
+    for run, label in zip(runs, labels, strict=True):
+        if run.get("status") != "ok":
+            continue
+        if "pr_curve" in run:
+            curves.setdefault(label, []).append(run["pr_curve"])
+        total = confusion.setdefault(label, {"tn": 0, "fp": 0, "fn": 0, "tp": 0})
+        for k in total:
+            total[k] += run["confusion"][k]
+        n_runs[label] = n_runs.get(label, 0) + 1
+        prevalence.setdefault(label, []).append(plots.prevalence(run["confusion"]))
+    rename = dict(zip(order, names, strict=True))
+    if curves:
+        ap = dict(zip(names, ok["pr_auc_mean"], strict=True)) if "pr_auc_mean" in ok else {}
+        figure = plots.pr_curve_figure(
+            {rename[k]: curves[k] for k in order if k in curves},
+            average_precision=ap,
+            prevalence={rename[k]: float(np.mean(v)) for k, v in prevalence.items()},
+        )
+        files["pr"] = plots.save(figure, out / "pr_curves.png")
+    files["confusion"] = plots.save(
+        plots.confusion_grid_figure(
+            [(rename[k], confusion[k]) for k in order], [n_runs[k] for k in order]
+        ),
+        out / "confusion_matrices.png",
+    )
+    return files

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightning as L
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
-from imbalance_lab.evaluation import diagnostics, plots
 from imbalance_lab.models.networks import predict_probs  # noqa: F401  (re-exported)
+
+if TYPE_CHECKING:  # matplotlib loads only in a run that draws (figures=true)
+    from matplotlib.figure import Figure
 
 
 def pr_curve(probs: np.ndarray, target: np.ndarray, max_points: int = 200) -> dict[str, list]:
@@ -35,10 +36,16 @@ def run_figures(
 ) -> dict[str, Figure]:
     """Confusion matrix, PR curve, reliability diagram, probability histograms; on 2D data the
     decision boundary over the training rows (the lab's Fig. 1)."""
+    from imbalance_lab.evaluation import diagnostics, plots
+
     threshold = results["threshold"]["value"]
     figures = {
         "confusion_matrix": plots.confusion_figure(results["confusion"], title="test"),
-        "pr_curve": plots.pr_curve_figure({"test": [results["pr_curve"]]}),
+        "pr_curve": plots.pr_curve_figure(
+            {"test": [results["pr_curve"]]},
+            average_precision={"test": results["test"]["pr_auc"]},
+            prevalence={"test": plots.prevalence(results["confusion"])},
+        ),
         "reliability": diagnostics.reliability_figure(results["diagnostics"]["calibration_test"]),
         "probability_histograms": diagnostics.probability_histograms_figure(
             probs["test"], targets["test"], threshold=threshold
@@ -54,23 +61,109 @@ def run_figures(
 
 
 def save_figures(figures: Mapping[str, Figure], out_dir: Path) -> None:
+    from imbalance_lab.evaluation import plots
+
     for name, fig in figures.items():
         plots.save(fig, out_dir / f"{name}.png")
 
 
+# Parameters of every sampler or model that say nothing about the method.
+_NOT_SETTINGS = frozenset({"_target_", "_partial_", "random_state", "n_jobs", "in_features"})
+
+
+def _hp_value(value: Any) -> str | int | float | bool:
+    """A value as TensorBoard's HPARAMS takes it: numbers as numbers (so the tab filters them
+    by interval), anything else as text."""
+    if isinstance(value, (bool, int, float)):
+        return value
+    try:
+        return float(value) if isinstance(value, str) and value.strip() else str(value)
+    except ValueError:
+        return str(value)
+
+
+def _flat(prefix: str, node: Any) -> dict[str, Any]:
+    if isinstance(node, Mapping):
+        out: dict[str, Any] = {}
+        for k, v in node.items():
+            if k not in _NOT_SETTINGS:
+                out.update(_flat(f"{prefix}.{k}", v))
+        return out
+    return {prefix: node}
+
+
+def threshold_rule(results: Mapping[str, Any], metric: str | None = None) -> str:
+    """``fixed``, ``tuned on val <metric>``, or ``fixed (too few val positives to tune)``."""
+    rule = str(results["threshold"]["rule"])
+    if rule == "tuned":
+        return f"tuned on val {metric}" if metric else "tuned on val"
+    return "fixed (too few val positives to tune)" if rule.startswith("fallback") else rule
+
+
+def hparams(
+    results: Mapping[str, Any],
+    threshold_metric: str | None = None,
+    varying: set[str] | None = None,
+) -> dict[str, str | int | float | bool]:
+    """What HPARAMS shows of a run, in the order a reader compares runs by: what the run sets on
+    the command line (only the ``varying`` settings of its sweep, when given), dataset, fold,
+    seed, the config groups chosen, the threshold rule and value, then the sampler's and the
+    model's parameters as they were resolved (sampling_strategy, k_neighbors, lr, hidden
+    sizes, pos_weight, batch size).
+
+    Config groups that never vary within a sweep (callbacks, logger, experiment) are left out.
+    """
+    hp: dict[str, Any] = {}
+    for override in results.get("overrides", []):
+        key, sep, value = override.lstrip("+~").partition("=")
+        if varying is not None and key not in varying:
+            continue
+        if sep and key not in ("experiment", "hparams_search") and not key.startswith("hydra"):
+            hp[key] = value
+    hp["dataset"] = results.get("dataset")
+    fold = results.get("fold")
+    if fold:
+        hp["fold"] = f"{fold['fold']} of {fold['folds']}" + (
+            f", repeat {fold['repeat']}" if fold.get("repeat") else ""
+        )
+    hp["seed"] = results.get("seed")
+    choices = results.get("choices", {})
+    for group in ("strategy", "sampler", "loss", "model"):
+        if choices.get(group) is not None:
+            hp[group] = choices[group]
+    hp["threshold"] = threshold_rule(results, threshold_metric)
+    hp["threshold_value"] = results["threshold"]["value"]
+    settings = results.get("settings", {})
+    if choices.get("sampler") not in (None, "none"):
+        hp.update(_flat("sampler", results.get("sampler", {}).get("params", {})))
+    hp.update(_flat("model", settings.get("model", {})))
+    hp.update(_flat("loss", settings.get("loss", {})))
+    if results.get("pos_weight") is not None:  # auto resolved to n_neg / n_pos
+        hp["loss.pos_weight"] = results["pos_weight"]
+    hp["batch_size"] = results.get("batch_size")
+    return {k: _hp_value(v) for k, v in hp.items() if v is not None}
+
+
 def log_to_tensorboard(
-    trainer: L.Trainer, figures: Mapping[str, Figure], results: Mapping[str, Any], seed: int
+    trainer: L.Trainer,
+    figures: Mapping[str, Figure],
+    results: Mapping[str, Any],
+    threshold_metric: str | None = None,
 ) -> None:
-    """Test figures as images; settings and final test metrics to the HPARAMS tab."""
+    """Test figures as images; :func:`hparams` with the validation PR-AUC as ``hp_metric``
+    (threshold-free, chosen without test data; what selection ranks by), validation F1 and
+    the test metrics to the HPARAMS tab."""
     from lightning.pytorch.loggers import TensorBoardLogger
 
+    from imbalance_lab.run_names import varying_keys
+
+    varying = varying_keys()
+    metrics = {"hp_metric": results["val"]["pr_auc"], "hp/val_f1": results["val"]["f1"]}
+    metrics.update({f"hp/test_{k}": v for k, v in results["test"].items()})
+    metrics = {k: v for k, v in metrics.items() if v is not None and np.isfinite(v)}
     for lg in trainer.loggers:
         if not isinstance(lg, TensorBoardLogger):
             continue
         for name, fig in figures.items():
             lg.experiment.add_figure(f"test/{name}", fig, close=False)
-        hp: dict[str, Any] = {k: str(v) for k, v in results["choices"].items()}
-        hp.update({"seed": seed, "threshold": results["threshold"]["value"]})
-        hp.update(dict(o.split("=", 1) for o in results["overrides"] if "=" in o))
-        metrics = {f"hp/test_{k}": v for k, v in results["test"].items() if np.isfinite(v)}
-        lg.log_hyperparams(hp, metrics=metrics)
+        lg.log_hyperparams(hparams(results, threshold_metric, varying), metrics=metrics)

@@ -43,7 +43,9 @@ def completeness(runs: Sequence[dict[str, Any]], labels: Sequence[str]) -> pd.Da
     return df
 
 
-def _incomplete_lines(cells: pd.DataFrame) -> list[str]:
+def incomplete_lines(cells: pd.DataFrame) -> list[str]:
+    """One Markdown list line per incomplete configuration of ``cells`` (the ``incomplete``
+    frame of :func:`choose_on_validation`: strategy, dataset, runs, failed)."""
     return [
         f"- {c.strategy} on {c.dataset}: incomplete, {c.runs} of {c.runs + c.failed} runs "
         f"finished ({c.failed} failed)"
@@ -240,7 +242,7 @@ def write_comparison(
         "\n\n## Incomplete, left out\n\nSome of their runs failed, so their means cover only "
         "the runs that finished. They take no part in this choice, the average ranks, "
         "Friedman/Nemenyi or Wilcoxon; see the leaderboard's failed column.\n\n"
-        + "\n".join(_incomplete_lines(incomplete))
+        + "\n".join(incomplete_lines(incomplete))
         + "\n"
         if len(incomplete)
         else ""

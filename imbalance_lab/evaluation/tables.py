@@ -50,7 +50,28 @@ def print_run_table(
         f"threshold {thr['value']:.3f} ({thr['rule']}); "
         f"resample {t['resample_s']:.2f}s, train {t['train_s']:.1f}s"
     )
+    gap = generalisation_line(results)
+    if gap:
+        console.print(gap, highlight=False)
     print_notes([n["text"] for n in results.get("notes", [])], console)
+
+
+def generalisation_line(results: dict[str, Any]) -> str:
+    """Minority recall on train (its rows before resampling), val and test, and whether the
+    train - test gap is flagged (``diagnostics.model_report``); "" without those numbers."""
+    gen = results.get("diagnostics", {}).get("generalisation") or {}
+    recall, diff = gen.get("minority_recall") or {}, gen.get("train_minus_test")
+    if diff is None:
+        return ""
+    splits = ", ".join(
+        f"{s} {recall[s]:.2f}" for s in ("train", "val", "test") if recall.get(s) is not None
+    )
+    verdict = (
+        f"[bold yellow]flagged: over {gen['max_gap']:.2f}[/]"
+        if gen.get("generalisation_gap_flag")
+        else f"within {gen['max_gap']:.2f}"
+    )
+    return f"minority recall {splits}; train - test gap {diff:.2f} ({verdict})"
 
 
 def print_notes(notes: list[str], console: Console, title: str = "notes") -> None:

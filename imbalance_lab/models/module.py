@@ -65,6 +65,8 @@ class ImbalanceClassifier(L.LightningModule):
         self.register_buffer("_loss_sum", torch.zeros(()), persistent=False)
         self._rows = 0
         self.val_metrics = epoch_metrics().clone(prefix="val/")
+        self.register_buffer("_val_loss_sum", torch.zeros(()), persistent=False)
+        self._val_rows = 0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -156,15 +158,32 @@ class ImbalanceClassifier(L.LightningModule):
         self._loss_sum.zero_()
         self._rows = 0
 
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> None:
-        x, y = batch
-        logits = self(x)
-        self.log("val/loss", self.loss_fn(logits, y), on_epoch=True, batch_size=len(y))
-        self.val_metrics.update(logits.sigmoid(), y.long())
+    def validation_step(self, batch: Batch | list[Batch], _: int) -> None:
+        # A fetch of validation batches, as in training: each batch is its own forward pass (the
+        # numbers do not depend on the fetch size), while Lightning's evaluation loop and its
+        # logging run once per fetch; they were ~half of a KEEL-size run's fit.
+        steps = [batch] if isinstance(batch[0], torch.Tensor) else batch
+        probs, targets = [], []
+        for x, y in steps:
+            logits = self(x)
+            # Lightning's mean of a value logged per batch with batch_size=len(y), in the same
+            # float32 arithmetic, so val/loss (and a monitor on it) is the same number as it was
+            # when each batch called self.log.
+            self._val_loss_sum = self._val_loss_sum + self.loss_fn(logits, y) * len(y)
+            self._val_rows += len(y)
+            probs.append(logits.sigmoid())
+            targets.append(y)
+        # One update per fetch: the curve metrics keep every score, the rest sum counts.
+        self.val_metrics.update(torch.cat(probs), torch.cat(targets).long())
 
     def on_validation_epoch_end(self) -> None:
-        self.log_dict(self.val_metrics.compute())
+        logged = dict(self.val_metrics.compute())
+        logged["val/loss"] = self._val_loss_sum / max(self._val_rows, 1)
+        # batch_size=1: an epoch's value is logged once, as it is (not re-weighted by a batch).
+        self.log_dict(logged, batch_size=1)
         self.val_metrics.reset()
+        self._val_loss_sum = torch.zeros_like(self._val_loss_sum)
+        self._val_rows = 0
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         rng = {"torch": torch.get_rng_state()}

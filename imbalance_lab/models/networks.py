@@ -66,20 +66,7 @@ class CNN(nn.Module):
         activation: str = "relu",
     ) -> None:
         super().__init__()
-        if input_shape is None:
-            raise ConfigError(
-                "model=cnn needs the image shape of the data, data.image_shape (C, H, W), and this "
-                "data config has none: use an image dataset (data=digits), add "
-                "+data.image_shape=[C,H,W], or choose model=mlp."
-            )
-        shape = tuple(int(d) for d in input_shape)
-        if len(shape) == 2:
-            shape = (1, *shape)
-        if len(shape) != 3 or int(torch.tensor(shape).prod()) != in_features:
-            raise ConfigError(
-                f"model.net.input_shape={list(shape)} (from data.image_shape) does not fold "
-                f"{in_features} input features into (C, H, W); C*H*W must equal {in_features}."
-            )
+        shape = _image_shape(input_shape, in_features, "cnn")
         if activation not in ACTIVATIONS:
             raise ConfigError(
                 f"model.net.activation={activation!r} is unknown; use one of {sorted(ACTIVATIONS)}."
@@ -108,6 +95,103 @@ class CNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.reshape(x.shape[0], *self.input_shape)
         return self.head(self.features(x)).squeeze(-1)
+
+
+def _image_shape(input_shape: Sequence[int] | None, in_features: int, model: str) -> tuple:
+    """``(C, H, W)`` from the data (``data.image_shape``, or read from image files)."""
+    if input_shape is None:
+        raise ConfigError(
+            f"model={model} needs the image shape of the data, data.image_shape (C, H, W), and "
+            "this data config has none: use image data (data=images, data=digits), add "
+            "+data.image_shape=[C,H,W], or choose model=mlp."
+        )
+    shape = tuple(int(d) for d in input_shape)
+    if len(shape) == 2:
+        shape = (1, *shape)
+    if len(shape) != 3 or int(np.prod(shape)) != in_features:
+        raise ConfigError(
+            f"model.net.input_shape={list(shape)} (from data.image_shape) does not fold "
+            f"{in_features} input features into (C, H, W); C*H*W must equal {in_features}."
+        )
+    return shape
+
+
+class _BasicBlock(nn.Module):
+    """Two 3x3 convolutions with batch norm and an identity (or 1x1 projection) shortcut."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.downsample = None
+        if stride != 1 or c_in != c_out:
+            self.downsample = nn.Sequential(
+                nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out)
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+        return self.relu(out + (x if self.downsample is None else self.downsample(x)))
+
+
+class ResNet(nn.Module):
+    """ResNet-18 (He, Zhang, Ren and Sun, "Deep Residual Learning for Image Recognition",
+    CVPR 2016) with one logit, randomly initialised (nothing is downloaded).
+
+    Layer for layer and name for name torchvision's ``resnet18(num_classes=1)`` (its weights
+    load with ``load_state_dict``), with ``input_shape[0]`` input channels; written here
+    because torchvision's CPU build is not installable from PyPI (see
+    imbalance_lab.data.images). ``small_input=True`` (images under 64 pixels a side) replaces
+    the 7x7 stride-2 stem and its max pool by a 3x3 stride-1 convolution, as for CIFAR, so a
+    32x32 image is not reduced to 1x1 before the last stage. Input ``(N, C*H*W)`` or
+    ``(N, C, H, W)``; output ``(N,)`` logits.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        input_shape: Sequence[int] | None = None,
+        widths: Sequence[int] = (64, 128, 256, 512),
+        blocks: Sequence[int] = (2, 2, 2, 2),
+        small_input: bool | str = "auto",
+    ) -> None:
+        super().__init__()
+        self.input_shape = _image_shape(input_shape, in_features, "resnet")
+        c, h, w = self.input_shape
+        if small_input not in (True, False, "auto"):
+            raise ConfigError(f"model.net.small_input={small_input!r}: use true, false or auto.")
+        small = min(h, w) < 64 if small_input == "auto" else small_input
+        width = widths[0]
+        if small:
+            self.conv1 = nn.Conv2d(c, width, 3, 1, 1, bias=False)
+            self.maxpool: nn.Module = nn.Identity()
+        else:
+            self.conv1 = nn.Conv2d(c, width, 7, 2, 3, bias=False)
+            self.maxpool = nn.MaxPool2d(3, 2, 1)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU(inplace=True)
+        for i, (out, n) in enumerate(zip(widths, blocks, strict=True)):
+            stride = 1 if i == 0 else 2
+            layer = [_BasicBlock(width if j == 0 else out, out, stride if j == 0 else 1)
+                     for j in range(n)]  # fmt: skip
+            setattr(self, f"layer{i + 1}", nn.Sequential(*layer))
+            width = out
+        self.n_layers = len(widths)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(width, 1)
+        for m in self.modules():  # torchvision's initialisation
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.reshape(x.shape[0], *self.input_shape)
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        for i in range(self.n_layers):
+            x = getattr(self, f"layer{i + 1}")(x)
+        return self.fc(self.avgpool(x).flatten(1)).squeeze(-1)
 
 
 @torch.no_grad()

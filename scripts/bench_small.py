@@ -1,0 +1,194 @@
+"""Where users run the product: one KEEL-size run against a hand-written loop, and a whole sweep.
+
+KEEL-size run: ``data.name=segment0 strategy=random_over`` with the default MLP and batch size,
+trained for the run's own epochs (early stopping) on one thread. In the same process it times
+``trainer.fit`` (pipeline.fit_network), the whole run (pipeline.run: split, resample, fit,
+threshold, metrics, metrics.json contents, model bundle) and a hand-written PyTorch loop doing
+the same optimizer steps with one validation pass (average precision) per epoch. Rounds are
+taken in turns and the fastest of each kept, so other processes on the machine move the
+seconds more than the ratios.
+
+Sweep: ``python train.py -m experiment=lab`` (35 runs) as a user starts it, wall seconds, with
+the load average before and after (other processes on the cores slow every job).
+
+    python scripts/bench_small.py [--rounds 4] [--sweep lab]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+KEEL_RUN = ["data.name=segment0", "strategy=random_over", "threads=1", "figures=false"]
+
+
+def _config(overrides: list[str], out: Path) -> Any:
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf, open_dict
+
+    from imbalance_lab.train import CONF_DIR
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    OmegaConf.set_readonly(cfg, False)
+    with open_dict(cfg):
+        cfg.hydra.runtime.output_dir = cfg.paths.output_dir = str(out)
+    HydraConfig().set_config(cfg)
+    return cfg
+
+
+def _hand_loop(cfg: Any, dm: Any, steps: int, epochs: int) -> float:
+    """Seconds of a plain PyTorch loop: the run's network, optimizer, loss, batch size and
+    optimizer steps, reshuffling each epoch, then validation average precision."""
+    import lightning as L
+    import torch
+    from torchmetrics.functional.classification import binary_average_precision
+
+    from imbalance_lab.objects import build
+
+    L.seed_everything(cfg.seed, verbose=False)
+    start = time.perf_counter()
+    net = build(cfg.model.net, "model.net", in_features=dm.n_features)
+    optimizer = build(cfg.model.optimizer, "model.optimizer")(net.parameters())
+    loss_fn = build(cfg.loss, "loss")
+    X, y = (torch.from_numpy(a) for a in dm.splits["train"])
+    X_val, y_val = (torch.from_numpy(a) for a in dm.splits["val"])
+    y, bs, done = y.float(), int(dm.batch_size), 0
+    generator = torch.Generator().manual_seed(cfg.seed)
+    for _ in range(epochs):
+        net.train()
+        order = torch.randperm(len(y), generator=generator)
+        X_epoch, y_epoch = X[order], y[order]
+        for i in range(0, len(y), bs):
+            if done == steps:
+                break
+            optimizer.zero_grad()
+            loss_fn(net(X_epoch[i : i + bs]), y_epoch[i : i + bs]).backward()
+            optimizer.step()
+            done += 1
+        net.eval()
+        with torch.no_grad():
+            probs = torch.cat([net(X_val[i : i + bs]) for i in range(0, len(X_val), bs)]).sigmoid()
+            binary_average_precision(probs, y_val.long())
+    return time.perf_counter() - start
+
+
+def bench_keel_run(rounds: int = 4) -> dict[str, Any]:
+    """Fit and whole run of the KEEL-size run against the hand loop, fastest of ``rounds``."""
+    import torch
+
+    from imbalance_lab import pipeline
+
+    torch.set_num_threads(1)
+    logging.disable(logging.INFO)  # the runs' epoch lines
+    fits, runs, hands, result = [], [], [], {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(rounds):
+            # Whole run first (cold in round 0, as a run of its own is), then its fit alone.
+            cfg = _config([*KEEL_RUN, "logger=none", "print_table=false"], Path(tmp) / f"run{r}")
+            start = time.perf_counter()
+            result = pipeline.run(cfg)
+            runs.append(time.perf_counter() - start)
+            cfg = _config([*KEEL_RUN, "logger=none"], Path(tmp) / f"fit{r}")
+            import lightning as L
+
+            L.seed_everything(cfg.seed, verbose=False)
+            dm = pipeline.build_datamodule(cfg)
+            dm.setup("fit")
+            start = time.perf_counter()
+            fitted = pipeline.fit_network(cfg, dm)
+            fits.append(time.perf_counter() - start)
+            steps, epochs = fitted.trainer.global_step, int(fitted.epochs or 0)
+            hands.append(_hand_loop(cfg, dm, steps, epochs))
+    logging.disable(logging.NOTSET)
+    hand = min(hands)
+    return {
+        "run": " ".join(KEEL_RUN),
+        "training_rows": sum(result["class_counts"]["train"].values()),
+        "epochs": epochs,
+        "optimizer_steps": steps,
+        "best_epoch": result["best_epoch"],
+        "hand_loop_s": hand,
+        "fit_s": min(fits),
+        "run_s": min(runs),
+        "fit_over_hand": min(fits) / hand,
+        "run_over_hand": min(runs) / hand,
+    }
+
+
+def bench_sweep(experiment: str = "lab") -> dict[str, Any]:
+    """Wall seconds of ``python train.py -m experiment=<experiment>`` in a fresh folder."""
+    with tempfile.TemporaryDirectory() as tmp:
+        load = os.getloadavg()[0]
+        start = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, str(ROOT / "train.py"), "-m", f"experiment={experiment}"],
+            cwd=ROOT,
+            env={**os.environ, "IMBALANCE_LAB_ROOT": tmp},
+            capture_output=True,
+            text=True,
+        )
+        seconds = time.perf_counter() - start
+        runs = len(list(Path(tmp).glob("logs/*/multiruns/*/*/metrics.json")))
+    if proc.returncode != 0:
+        raise RuntimeError(f"the sweep failed:\n{proc.stderr[-2000:]}")
+    return {
+        "experiment": experiment,
+        "runs": runs,
+        "seconds": seconds,
+        "load_average_1m_start_end": [load, os.getloadavg()[0]],
+    }
+
+
+def to_markdown(keel: dict[str, Any] | None, sweep: dict[str, Any] | None) -> str:
+    lines: list[str] = []
+    if keel:
+        lines += [
+            f"## A KEEL-size run ({keel['run']}; {keel['training_rows']:,} training rows, "
+            f"{keel['epochs']} epochs, {keel['optimizer_steps']} optimizer steps, one thread)",
+            "",
+            "Ratio: seconds over a hand-written loop with the same steps and per-epoch "
+            "validation (goals: fit <= 1.3, whole run <= 1.6).",
+            "",
+            "| path | seconds | ratio |",
+            "|---|---:|---:|",
+            f"| hand-written loop | {keel['hand_loop_s']:.2f} | 1.00 |",
+            f"| trainer.fit | {keel['fit_s']:.2f} | {keel['fit_over_hand']:.2f} |",
+            f"| whole run (pipeline.run) | {keel['run_s']:.2f} | {keel['run_over_hand']:.2f} |",
+        ]
+    if sweep:
+        start, end = sweep["load_average_1m_start_end"]
+        lines += [
+            "",
+            f"## Sweep: python train.py -m experiment={sweep['experiment']}",
+            "",
+            f"{sweep['runs']} runs in {sweep['seconds']:.1f} s (load average {start:.1f} at the "
+            f"start, {end:.1f} at the end).",
+        ]
+    return "\n".join(lines).strip()
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rounds", type=int, default=4)
+    p.add_argument("--sweep", default=None, help="also time python train.py -m experiment=SWEEP")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args()
+    keel = bench_keel_run(args.rounds)
+    sweep = bench_sweep(args.sweep) if args.sweep else None
+    if args.json:
+        print(json.dumps({"keel_run": keel, "sweep": sweep}, indent=2))
+    else:
+        print(to_markdown(keel, sweep))
