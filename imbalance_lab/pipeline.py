@@ -33,6 +33,7 @@ from imbalance_lab.evaluation.notes import run_notes
 from imbalance_lab.evaluation.run_views import log_to_tensorboard, pr_curve
 from imbalance_lab.evaluation.threshold import ThresholdChoice, tune_threshold
 from imbalance_lab.models.module import ImbalanceClassifier
+from imbalance_lab.models.underbagging import fit_underbagging
 from imbalance_lab.objects import (
     build,
     build_callbacks,
@@ -164,6 +165,9 @@ def fit_network(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
     )
     callbacks = [*_callbacks(cfg), EpochLog(cfg.callbacks.get("monitor")), QuietSanityCheck()]
     trainer = build_trainer(cfg, callbacks)
+    start_epoch = getattr(loss, "start_epoch", None)
+    if start_epoch is not None:  # loss=drw: early stopping may not end it before re-weighting
+        trainer.fit_loop.min_epochs = max(trainer.fit_loop.min_epochs or 0, start_epoch + 1)
     start = time.perf_counter()
     trainer.fit(model, datamodule=dm, ckpt_path=cfg.get("ckpt_path"))
     seconds = time.perf_counter() - start
@@ -188,8 +192,14 @@ def fit_network(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
 
 
 def fit_estimator(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
-    """A scikit-learn reference (``model=hgb`` / ``model=logreg``) on the same resampled split."""
+    """A scikit-learn-style reference (``model=hgb``, ``logreg``, ``brf``, ``lightgbm``, ...) on
+    the same resampled split; ``n_jobs: null`` becomes the run's threads."""
     estimator = build(cfg.model.estimator, "model.estimator")
+    params = estimator.get_params(deep=False)
+    if "n_jobs" in params and params["n_jobs"] is None:
+        # torch's thread count is the run's share of the cores (see resolve_threads); LightGBM
+        # would otherwise start one thread per core in every job of a parallel sweep.
+        estimator.set_params(n_jobs=torch.get_num_threads())
     X, y = dm.splits["train"]
     start = time.perf_counter()
     estimator.fit(X, y)
@@ -216,7 +226,10 @@ def run(cfg: DictConfig) -> dict[str, Any] | None:
     else:
         threads = training_threads(cfg.get("threads"), threads, int(dm.batch_size))
         torch.set_num_threads(threads)
-        fitted = fit_network(cfg, dm)
+        if cfg.model.get("members"):  # model=underbagging: one network per balanced subset
+            fitted = fit_underbagging(cfg, dm, fit_network)
+        else:
+            fitted = fit_network(cfg, dm)
     if fitted.trainer is not None and not fitted.trainer.is_global_zero:
         return None  # under DDP (not spawn) every rank runs this; rank 0 evaluates and reports
 

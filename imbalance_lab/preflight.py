@@ -57,8 +57,15 @@ def preflight(cfg: DictConfig) -> None:
     if "estimator" in cfg.model:
         check_parameters(build(cfg.model.estimator, "model.estimator"), "model.estimator")
         return
-    build(cfg.loss, "loss")
+    loss = build(cfg.loss, "loss")
+    start_epoch, max_epochs = getattr(loss, "start_epoch", None), cfg.trainer.get("max_epochs")
+    if start_epoch is not None and isinstance(max_epochs, int) and start_epoch >= max_epochs > 0:
+        raise ConfigError(
+            f"loss.start_epoch={start_epoch} is not below trainer.max_epochs={max_epochs}: "
+            "the loss would never re-weight; lower loss.start_epoch."
+        )
     net = build(cfg.model.net, "model.net", **_input(cfg))
+    _check_members(cfg)
     optimizer = build(cfg.model.optimizer, "model.optimizer")
     try:
         optimizer(net.parameters())  # torch checks lr, betas, weight decay when built
@@ -68,10 +75,30 @@ def preflight(cfg: DictConfig) -> None:
     _check_trainer(cfg)
 
 
+def _check_members(cfg: DictConfig) -> None:
+    """model=underbagging: a whole number of members, and no resume (each member is its own
+    training, whose checkpoints follow one another in the run folder)."""
+    members = cfg.model.get("members")
+    if members is None:
+        return
+    if not (isinstance(members, int) and members >= 1):
+        raise ConfigError(f"model.members={members!r} must be a whole number >= 1.")
+    batch = cfg.model.get("batch_size")
+    if batch is not None and not (isinstance(batch, int) and batch >= 1):
+        raise ConfigError(f"model.batch_size={batch!r} must be a whole number >= 1, or null.")
+    if cfg.get("ckpt_path"):
+        raise ConfigError(
+            "ckpt_path cannot resume model=underbagging (one training per member); "
+            "remove ckpt_path and run it again."
+        )
+
+
 def check_parameters(estimator: Any, setting: str) -> None:
     """Run scikit-learn's parameter validation (``_validate_params``) of ``estimator`` and of
     the estimators nested in its parameters (SMOTEENN's ``smote``), each named by its setting."""
     validate = getattr(estimator, "_validate_params", None)
+    if not hasattr(estimator, "_parameter_constraints"):  # scikit-learn-style, not sklearn's own
+        validate = None  # (LightGBM): its parameters are checked when it trains
     params = estimator.get_params(deep=False) if hasattr(estimator, "get_params") else {}
     if validate is not None:
         try:

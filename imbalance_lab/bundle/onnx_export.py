@@ -152,6 +152,8 @@ def to_onnx(model: Any) -> Any:
     what = model.info.get("network", {}).get("class") or model.info.get("estimator", "")
     g = _Graph()
     x = _features(g, model.features)
+    if model.info.get("network", {}).get("members"):
+        what = "underbagging (an averaged ensemble)"
     opsets = {"": OPSET}
     head = None
     if what.endswith(".MLP"):

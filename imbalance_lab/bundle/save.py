@@ -46,6 +46,8 @@ def save_model(run_dir: Path, cfg: DictConfig, dm: Any, model: Any, results: dic
             if dm.image_shape is not None and "input_shape" in net_cfg:
                 net_cfg["input_shape"] = list(dm.image_shape)  # read from the image files
             meta["network"] = network_spec(net_cfg, dm.n_features)
+            if cfg.model.get("members"):  # model=underbagging: the members' probabilities averaged
+                meta["network"]["members"] = int(cfg.model.members)
         except ConfigError as err:
             log.warning("no model bundle written: %s", err)
             return None

@@ -6,8 +6,10 @@ without running any code from it.
     model/
       bundle.json            format version, features, raw columns, labels, network settings,
                              threshold and its rule, metrics, library versions, file checksums
-      weights.safetensors    a network's weights (model=mlp, cnn), or
-      estimator.skops        a scikit-learn reference (model=hgb, logreg)
+      weights.safetensors    a network's weights (model=mlp, cnn, tabm; underbagging: its
+                             members'), or
+      estimator.skops        a scikit-learn-style reference (model=hgb, logreg, brf,
+                             easy_ensemble, rusboost, balanced_bagging, lightgbm)
 
 Nothing here unpickles: JSON is data; safetensors holds tensors only; skops loads only the
 types of :data:`TRUSTED_TYPES` beside scikit-learn's own estimators (skops' default), and the
@@ -36,12 +38,31 @@ ESTIMATOR_FILE = "estimator.skops"
 NETWORKS = (
     "imbalance_lab.models.networks.MLP",
     "imbalance_lab.models.networks.CNN",
+    "imbalance_lab.models.networks.TabMNet",
     "imbalance_lab.models.networks.ResNet",
 )
 # Types skops does not trust by default that the references need (found with
 # skops.io.get_untrusted_types on each); anything else in a file is refused.
-TRUSTED_TYPES = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
-_LIBRARIES = ("imbalance-lab", "torch", "numpy", "scikit-learn", "pandas", "safetensors", "skops")
+TRUSTED_TYPES = [
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.tree._tree.Tree",
+    # imblearn's under-sampling ensembles (brf, easy_ensemble, rusboost, balanced_bagging): each
+    # member is a Pipeline(RandomUnderSampler, tree or AdaBoost).
+    "imblearn.ensemble._forest.BalancedRandomForestClassifier",
+    "imblearn.ensemble._easy_ensemble.EasyEnsembleClassifier",
+    "imblearn.ensemble._weight_boosting.RUSBoostClassifier",
+    "imblearn.ensemble._bagging.BalancedBaggingClassifier",
+    "imblearn.pipeline.Pipeline",
+    "imblearn.under_sampling._prototype_selection._random_under_sampler.RandomUnderSampler",
+    # LightGBM: its Booster's state is the model as text, parsed by LightGBM.
+    "lightgbm.sklearn.LGBMClassifier",
+    "lightgbm.basic.Booster",
+    "collections.OrderedDict",
+]
+_LIBRARIES = (
+    "imbalance-lab", "torch", "numpy", "scikit-learn", "imbalanced-learn", "lightgbm", "pandas",
+    "safetensors", "skops",
+)  # fmt: skip
 
 
 def versions() -> dict[str, str | None]:
@@ -163,7 +184,12 @@ def load_network(folder: Path, spec: dict[str, Any]) -> Any:
 
     if spec.get("class") not in NETWORKS:
         raise ConfigError(f"{folder}: network {spec.get('class')!r} is not one of {NETWORKS}.")
-    net = getattr(networks, spec["class"].rsplit(".", 1)[1])(**spec["params"])
+    build = getattr(networks, spec["class"].rsplit(".", 1)[1])
+    members = spec.get("members")
+    if members:  # model=underbagging: that many networks, their probabilities averaged
+        net = networks.ProbabilityAverage([build(**spec["params"]) for _ in range(int(members))])
+    else:
+        net = build(**spec["params"])
     try:
         weights = load_file(folder / WEIGHTS_FILE)
     except Exception as err:  # not a safetensors file (a pickle renamed, a damaged file)

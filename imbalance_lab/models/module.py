@@ -15,6 +15,7 @@ from imbalance_lab.evaluation.metrics import (
     counts_to_metrics,
     epoch_metrics,
 )
+from imbalance_lab.models.networks import mean_probability_logit
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -73,6 +74,10 @@ class ImbalanceClassifier(L.LightningModule):
     def on_train_start(self) -> None:
         self._direct_steps = self._can_step_directly()
 
+    def on_train_epoch_start(self) -> None:
+        if hasattr(self.loss_fn, "set_epoch"):  # a loss with a schedule (loss=drw)
+            self.loss_fn.set_epoch(self.current_epoch)
+
     def _can_step_directly(self) -> bool:
         """Whether backward and the optimizer step may skip Lightning's wrappers.
 
@@ -105,7 +110,12 @@ class ImbalanceClassifier(L.LightningModule):
         for x, y in steps:
             optimizer.zero_grad()
             logits = self(x)
-            loss = self.loss_fn(logits, y)
+            if logits.dim() > y.dim():  # an ensemble's k logits per row (model=tabm): each
+                # member learns every row's label, as TabM trains (Gorishniy et al. 2025)
+                loss = self.loss_fn(logits, y.unsqueeze(-1).expand_as(logits))
+                logits = mean_probability_logit(logits.detach(), -1)  # for the train metrics
+            else:
+                loss = self.loss_fn(logits, y)
             if self._direct_steps:
                 loss.backward()
                 # What LightningOptimizer.step wraps around the step under manual optimisation:

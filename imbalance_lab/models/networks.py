@@ -211,3 +211,85 @@ def predict_probs(net: nn.Module, X: np.ndarray, batch_size: int = 65536) -> np.
     ]
     net.train(was_training)
     return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.float32)
+
+
+def mean_probability_logit(logits: torch.Tensor, dim: int) -> torch.Tensor:
+    """The logit of the mean of ``sigmoid(logits)`` along ``dim``, computed in log space so
+    that confident members (logits of +-50) neither overflow nor round to 0 or 1."""
+    log_k = float(np.log(logits.shape[dim]))
+    log_p = torch.logsumexp(nn.functional.logsigmoid(logits), dim) - log_k
+    log_q = torch.logsumexp(nn.functional.logsigmoid(-logits), dim) - log_k
+    return log_p - log_q
+
+
+class ProbabilityAverage(nn.Module):
+    """Members' probabilities averaged, returned as one logit per row (its sigmoid is the mean
+    of the members' sigmoids), so the ensemble is thresholded and scored as one network.
+
+    ``members``: networks mapping ``(N, ...)`` to logits ``(N,)``. Used by the under-bagging
+    ensemble (``model=underbagging``).
+    """
+
+    def __init__(self, members: Sequence[nn.Module]) -> None:
+        super().__init__()
+        if not members:
+            raise ConfigError("model.members must be at least 1.")
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return mean_probability_logit(torch.stack([m(x) for m in self.members]), 0)  # (K, N)
+
+
+class TabMNet(nn.Module):
+    """TabM (Gorishniy et al., 2025, "TabM: Advancing Tabular Deep Learning with
+    Parameter-Efficient Ensembling", ICLR) from the ``tabm`` package: ``k`` MLPs sharing most
+    weights (BatchEnsemble), optionally after periodic numerical embeddings (Gorishniy et al.,
+    2022, ``rtdl-num-embeddings``) shared by all of them.
+
+    In training mode the output is ``(N, k)``, one logit per member, and the LightningModule
+    trains each member on every row's label, as the paper does; in eval mode it is ``(N,)``,
+    the logit of the members' mean probability (:class:`ProbabilityAverage`'s rule), so the
+    threshold, metrics and bundle see one network. Input ``(N, in_features)``.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        k: int = 32,
+        n_blocks: int = 3,
+        d_block: int = 256,
+        dropout: float = 0.1,
+        num_embeddings: str = "none",
+        d_embedding: int = 16,
+    ) -> None:
+        super().__init__()
+        try:
+            import tabm
+            from rtdl_num_embeddings import PeriodicEmbeddings
+        except ImportError as err:
+            raise ConfigError(
+                f"model=tabm needs tabm and rtdl-num-embeddings ({err}); install them with "
+                "pip install 'imbalance-lab[tabm]', or choose another model."
+            ) from None
+        if num_embeddings not in ("none", "periodic"):
+            raise ConfigError(
+                f"model.net.num_embeddings={num_embeddings!r} is unknown; use none or periodic."
+            )
+        if not (isinstance(k, int) and k >= 1):
+            raise ConfigError(f"model.net.k={k!r} must be a whole number >= 1.")
+        embeddings = None
+        if num_embeddings == "periodic":  # the "lite" variant of TabM's paper
+            embeddings = PeriodicEmbeddings(in_features, d_embedding, lite=True)
+        self.tabm = tabm.TabM.make(
+            n_num_features=in_features,
+            d_out=1,
+            k=k,
+            n_blocks=n_blocks,
+            d_block=d_block,
+            dropout=dropout,
+            num_embeddings=embeddings,
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.tabm(x.flatten(1)).squeeze(-1)  # (N, k)
+        return logits if self.training else mean_probability_logit(logits, 1)

@@ -1,0 +1,81 @@
+"""model=underbagging: K networks, each on its own balanced under-sample of the training split,
+their probabilities averaged before the threshold; the bundle scores as the run did."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from test_bundle import _test_rows
+
+from imbalance_lab import load_model, pipeline
+from imbalance_lab.data.sources import make_synthetic
+from imbalance_lab.errors import ConfigError
+from imbalance_lab.evaluation.metrics import binary_metrics
+from imbalance_lab.models.networks import MLP, ProbabilityAverage
+from imbalance_lab.models.underbagging import balanced_subsets
+from imbalance_lab.preflight import preflight
+
+
+def test_subsets_hold_every_positive_and_as_many_distinct_negatives() -> None:
+    y = np.r_[np.zeros(300, int), np.ones(20, int)]
+    subsets = balanced_subsets(y, 5, seed=0)
+    assert len(subsets) == 5
+    for rows in subsets:
+        assert len(set(rows)) == len(rows) == 40
+        assert np.bincount(y[rows]).tolist() == [20, 20]
+        assert set(np.flatnonzero(y == 1)) <= set(rows)
+    negatives = {frozenset(r[y[r] == 0]) for r in subsets}
+    assert len(negatives) == 5  # each member draws its own majority rows
+    again = balanced_subsets(y, 5, seed=0)
+    assert all(np.array_equal(a, b) for a, b in zip(subsets, again, strict=True))
+
+
+def test_probability_average_is_the_mean_of_the_members_probabilities() -> None:
+    torch.manual_seed(0)
+    members = [MLP(4, [8]) for _ in range(3)]
+    x = torch.randn(50, 4) * 5
+    ensemble = ProbabilityAverage(members).eval()
+    expected = torch.stack([torch.sigmoid(m.eval()(x)) for m in members]).mean(0)
+    torch.testing.assert_close(torch.sigmoid(ensemble(x)), expected)
+
+
+def test_each_member_trains_on_balanced_data_and_the_bundle_averages_them(
+    make_cfg, tmp_path, monkeypatch
+) -> None:
+    seen = []
+    fit_network = pipeline.fit_network
+
+    def spy(cfg, dm):
+        assert dm.batch_size == 16  # model.batch_size, not the data's
+        seen.append(dm.splits["train"])
+        return fit_network(cfg, dm)
+
+    monkeypatch.setattr(pipeline, "fit_network", spy)
+    cfg = make_cfg("model=underbagging", "model.members=3", "threshold=tuned", "seed=0")
+    results = pipeline.run(cfg)
+    assert len(seen) == 3
+    n_pos = results["class_counts"]["train"]["1"]
+    for _, y in seen:
+        assert np.bincount(y.astype(int)).tolist() == [n_pos, n_pos]  # balanced, every positive
+    assert len({X[y == 0].tobytes() for X, y in seen}) == 3  # each its own negatives
+    model = load_model(tmp_path)
+    assert isinstance(model._net, ProbabilityAverage) and len(model._net.members) == 3
+    data = make_synthetic(600, 6, 4, 0.1, random_state=0)
+    rows, y_test = _test_rows(data.X, data.y)
+    probs = model.predict_proba(rows)
+    again = binary_metrics(torch.from_numpy(probs), torch.from_numpy(y_test), model.threshold)
+    assert again == {k: v for k, v in results["test"].items() if k != "ece"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "setting"),
+    [
+        (["model.members=0"], "model.members=0"),
+        (["model.batch_size=0"], "model.batch_size=0"),
+        (["ckpt_path=" + __file__], "ckpt_path"),
+    ],
+)
+def test_bad_underbagging_settings_are_refused(overrides, setting, make_cfg) -> None:
+    with pytest.raises(ConfigError, match=setting):
+        preflight(make_cfg("model=underbagging", *overrides))
