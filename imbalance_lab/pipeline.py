@@ -279,8 +279,8 @@ def run(cfg: DictConfig) -> dict[str, Any] | None:
     results["notes"] = run_notes(
         results, dm.grouped_categories, dm.batch_sampling, dm.max_categories
     )
-    if fitted.search() is not None:
-        results["search"] = fitted.search()
+    if (search := fitted.search()) is not None:
+        results["search"] = search
     trainer = fitted.trainer
     if trainer is not None:
         for lg in trainer.loggers:

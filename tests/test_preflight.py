@@ -16,8 +16,7 @@ from omegaconf import OmegaConf
 from imbalance_lab.data.datamodule import split_data
 from imbalance_lab.data.tables import load_table
 from imbalance_lab.errors import ConfigError
-from imbalance_lab.evaluation.run_views import predict_probs
-from imbalance_lab.models.networks import MLP
+from imbalance_lab.models.networks import MLP, predict_probs
 from imbalance_lab.objects import build, build_datamodule, build_trainer
 from imbalance_lab.pipeline import run
 from imbalance_lab.preflight import check_sampler, preflight

@@ -150,10 +150,10 @@ def to_onnx(model: Any) -> Any:
         )
     kind = model.info["kind"]
     what = model.info.get("network", {}).get("class") or model.info.get("estimator", "")
-    g = _Graph()
-    x = _features(g, model.features)
     if model.info.get("network", {}).get("members"):
         what = "underbagging (an averaged ensemble)"
+    g = _Graph()
+    x = _features(g, model.features)
     opsets = {"": OPSET}
     head = None
     if what.endswith(".MLP"):

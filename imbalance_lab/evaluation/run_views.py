@@ -10,8 +10,6 @@ import lightning as L
 import numpy as np
 import torch
 
-from imbalance_lab.models.networks import predict_probs  # noqa: F401  (re-exported)
-
 if TYPE_CHECKING:  # matplotlib loads only in a run that draws (figures=true)
     from matplotlib.figure import Figure
 
