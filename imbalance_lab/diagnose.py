@@ -23,8 +23,8 @@ from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
+from imbalance_lab.data.image_files import thumbnails
 from imbalance_lab.data.image_module import ImageDataModule
-from imbalance_lab.data.images import thumbnails
 from imbalance_lab.evaluation import plots
 from imbalance_lab.evaluation.advice import as_json, read_report
 from imbalance_lab.evaluation.diagnostics import (

@@ -22,7 +22,7 @@ from threadpoolctl import threadpool_limits
 
 from imbalance_lab.bundle.save import save_model
 from imbalance_lab.data import ImbalanceDataModule
-from imbalance_lab.data.images import ImageFiles
+from imbalance_lab.data.image_files import ImageFiles
 from imbalance_lab.data.resampling import describe_sampler
 from imbalance_lab.errors import ConfigError
 from imbalance_lab.evaluation.diagnostics import model_report

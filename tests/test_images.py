@@ -14,8 +14,9 @@ import torch
 from conftest import RUN, run_cli
 from PIL import Image
 
+from imbalance_lab.data.image_files import ImageFiles
 from imbalance_lab.data.image_module import ImageDataModule
-from imbalance_lab.data.images import ImageFiles, scan_images
+from imbalance_lab.data.images import scan_images
 from imbalance_lab.errors import ConfigError
 from imbalance_lab.models.networks import ResNet
 

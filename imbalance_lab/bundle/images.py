@@ -4,7 +4,7 @@ predict RUN_DIR folder/ --out scores.csv`` on a folder of new images.
 The bundle is the tables' (``bundle.json`` + ``weights.safetensors``, see ``store.py``) with an
 ``images`` entry in place of raw columns and fitted features: the ``(C, H, W)`` every image is
 brought to and the class names of 0 and 1. New images are read exactly as the run's validation
-images were (:class:`imbalance_lab.data.images.ImageFiles`, never augmented).
+images were (:class:`imbalance_lab.data.image_files.ImageFiles`, never augmented).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from imbalance_lab.bundle.store import load_network, read_meta
-from imbalance_lab.data.images import IMAGE_SUFFIXES, ImageFiles
+from imbalance_lab.data.image_files import ImageFiles
+from imbalance_lab.data.images import IMAGE_SUFFIXES
 from imbalance_lab.errors import ConfigError
 
 log = logging.getLogger(__name__)

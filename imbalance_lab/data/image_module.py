@@ -22,7 +22,9 @@ from torch import nn
 from torch.utils.data import DataLoader, RandomSampler, WeightedRandomSampler
 
 from imbalance_lab.data.datamodule import ImbalanceDataModule
-from imbalance_lab.data.images import ImageFiles, ImageIndex, check_augment, thumbnails
+from imbalance_lab.data.image_augment import check_augment
+from imbalance_lab.data.image_files import ImageFiles, thumbnails
+from imbalance_lab.data.images import ImageIndex
 from imbalance_lab.data.resampling import class_counts, resample
 from imbalance_lab.data.splits import split_data
 from imbalance_lab.errors import ConfigError
@@ -65,7 +67,7 @@ class ImageDataModule(ImbalanceDataModule):
 
     ``workers``: loader processes, ``auto`` = sized with the run's torch threads (half of them
     on CPU, the other half training; all but one when the model trains on a GPU).
-    ``augment``: names of :data:`imbalance_lab.data.images.AUGMENTATIONS`, training only.
+    ``augment``: names of :data:`imbalance_lab.data.image_augment.AUGMENTATIONS`, training only.
     ``thumbnail_size``: side of the grey thumbnails neighbour-searching samplers run on.
     """
 

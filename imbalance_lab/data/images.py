@@ -1,11 +1,6 @@
 """Image files as a data source: a folder of class sub-folders (the ImageFolder layout) or a CSV
-of paths and labels, checked once and then decoded lazily, one file per row, by the loader.
-
-Decoding, conversion and resizing use Pillow; tensors, scaling and augmentation use torch. The
-torchvision equivalents (``datasets.ImageFolder``, ``transforms.v2``) are not used because
-PyPI's Linux torchvision wheels are CUDA builds that fail to import next to a CPU torch
-("operator torchvision::nms does not exist", pytorch/pytorch#122494), and the matching CPU
-build lives only on PyTorch's own index: what is here is the few steps this project needs.
+of paths and labels, indexed and checked once (every file's header, none decoded); the loader
+decodes them lazily, one file per row (:class:`~imbalance_lab.data.image_files.ImageFiles`).
 """
 
 from __future__ import annotations
@@ -17,9 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image, UnidentifiedImageError
-from torch.utils.data import Dataset
 
 from imbalance_lab.errors import ConfigError
 from imbalance_lab.records import images_name
@@ -32,10 +25,7 @@ IMAGE_SUFFIXES = frozenset(
 )
 # Pillow modes and the channels they become: grey modes 1, colour modes 3 (alpha dropped).
 GREY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "F"})
-AUGMENTATIONS = ("hflip", "vflip", "rotate", "crop")
 BAD_IMAGES = ("error", "skip")
-# Pixel scale after conversion: [0, 1] mapped to [-1, 1] (mean 0.5, std 0.5 per channel).
-MEAN, STD = 0.5, 0.5
 
 
 @dataclass
@@ -237,105 +227,3 @@ def _size(headers: list, setting: Sequence[int] | int | None, root: Path, paths:
         )
     (w, h), _ = sizes.most_common(1)[0]
     return h, w
-
-
-class ImageFiles(Dataset):
-    """Rows of image files, decoded when a row is read: ``dataset[i]`` is ``(x, y)`` with ``x``
-    float32 ``image_shape`` ``(C, H, W)`` scaled to [-1, 1] and ``y`` a float32 label.
-
-    ``augment`` (training only): names from :data:`AUGMENTATIONS` applied at random per read,
-    drawn from torch's generator (seeded per loader worker by the DataLoader).
-    """
-
-    def __init__(
-        self,
-        paths: Sequence[str],
-        y: np.ndarray,
-        image_shape: Sequence[int],
-        augment: Sequence[str] = (),
-    ) -> None:
-        self.paths = list(paths)
-        self.y = torch.as_tensor(np.asarray(y), dtype=torch.float32)
-        self.image_shape = tuple(int(d) for d in image_shape)
-        self.augment = tuple(augment)
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def decode(self, i: int) -> torch.Tensor:
-        """Image ``i`` as uint8 ``(C, H, W)``, converted and resized, not augmented."""
-        c, h, w = self.image_shape
-        with Image.open(self.paths[i]) as im:
-            im = im.convert("L" if c == 1 else "RGB")
-            if im.size != (w, h):
-                im = im.resize((w, h), Image.Resampling.BILINEAR)
-            pixels = torch.from_numpy(np.asarray(im).copy())
-        return pixels.reshape(h, w, c).permute(2, 0, 1)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.decode(i).float().div_(255.0)
-        if self.augment:
-            x = augment(x, self.augment)
-        return x.sub_(MEAN).div_(STD), self.y[i]
-
-
-def augment(x: torch.Tensor, names: Sequence[str]) -> torch.Tensor:
-    """Random label-preserving changes of one image ``(C, H, W)``: ``hflip`` / ``vflip`` (each
-    with probability 1/2), ``rotate`` (a multiple of 90 degrees on square images, else 180),
-    ``crop`` (a random crop of 7/8 of each side, resized back)."""
-    if "hflip" in names and torch.rand(()) < 0.5:
-        x = x.flip(-1)
-    if "vflip" in names and torch.rand(()) < 0.5:
-        x = x.flip(-2)
-    if "rotate" in names:
-        k = int(torch.randint(4, ()))
-        x = torch.rot90(x, k, (-2, -1)) if x.shape[-1] == x.shape[-2] else x.rot90(2 * (k % 2))
-    if "crop" in names:
-        h, w = x.shape[-2:]
-        ch, cw = max(1, h * 7 // 8), max(1, w * 7 // 8)
-        top, left = int(torch.randint(h - ch + 1, ())), int(torch.randint(w - cw + 1, ()))
-        x = torch.nn.functional.interpolate(
-            x[None, :, top : top + ch, left : left + cw], size=(h, w), mode="bilinear"
-        )[0]
-    return x
-
-
-def check_augment(names: object) -> tuple[str, ...]:
-    """``data.augment`` as a tuple of names: ``none`` / ``[]`` or a list of AUGMENTATIONS."""
-    if names in (None, "none"):
-        return ()
-    if isinstance(names, str):
-        names = [names]
-    names = tuple(str(n) for n in names)  # type: ignore[union-attr]
-    unknown = [n for n in names if n not in AUGMENTATIONS]
-    if unknown:
-        raise ConfigError(
-            f"data.augment: {', '.join(unknown)} unknown; use none or a list of "
-            f"{', '.join(AUGMENTATIONS)}, e.g. data.augment=[hflip,rotate]."
-        )
-    return names
-
-
-def thumbnails(files: ImageFiles, size: int, workers: int = 0) -> np.ndarray:
-    """Cheap features of every row, for the samplers that search neighbours (NearMiss,
-    Tomek links, ...): each image in grey, resized to ``size`` x ``size``, flattened, in
-    [0, 1]. Shape ``(rows, size * size)``, float32; read through a DataLoader with ``workers``."""
-    from torch.utils.data import DataLoader
-
-    small = _Thumbnails(files.paths, size)
-    loader = DataLoader(small, batch_size=256, num_workers=workers)
-    out = [batch for batch in loader]
-    return torch.cat(out).numpy() if out else np.zeros((0, size * size), np.float32)
-
-
-class _Thumbnails(Dataset):
-    def __init__(self, paths: list[str], size: int) -> None:
-        self.paths, self.size = paths, size
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, i: int) -> torch.Tensor:
-        with Image.open(self.paths[i]) as im:
-            im = im.convert("L").resize((self.size, self.size), Image.Resampling.BILINEAR)
-            return torch.from_numpy(np.asarray(im, dtype=np.float32).ravel() / 255.0)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from imbalance_lab.data.images import ImageFiles
+from imbalance_lab.data.image_files import ImageFiles
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ MIN_SIDE = 64
 def image_grid(images: torch.Tensor, columns: int = 8, pad: int = 2) -> torch.Tensor:
     """Tile uint8 images ``(N, C, H, W)`` into one ``(3, rows*(H+pad)+pad, ...)`` uint8 grid on
     a white background; grey images are shown in RGB. Written here because torchvision's
-    ``make_grid`` is not a dependency (see imbalance_lab.data.images)."""
+    ``make_grid`` is not a dependency (see imbalance_lab.data.image_files)."""
     n, c, h, w = images.shape
     if c == 1:
         images = images.expand(n, 3, h, w)
