@@ -3,6 +3,7 @@ no code from the bundle; bad input is refused with one message."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pickle
 import shutil
@@ -12,9 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import RUN, run_cli
+from conftest import RUN
 from test_table import transactions, write
 
+import imbalance_lab
 from imbalance_lab import load_model
 from imbalance_lab.bundle.columns import RawSchema
 from imbalance_lab.bundle.files import chunks
@@ -25,6 +27,10 @@ from imbalance_lab.data.sources import make_digits, make_synthetic
 from imbalance_lab.data.tables import load_table
 from imbalance_lab.errors import ConfigError
 from imbalance_lab.evaluation.metrics import binary_metrics
+
+# One worker of pytest -n runs every module that scores the `trained` runs (conftest.py):
+# each kind is trained once.
+pytestmark = pytest.mark.xdist_group("trained")
 
 SYNTH = [
     "data=synthetic",
@@ -64,22 +70,16 @@ def _raw(kind: str, tmp: Path) -> tuple[list[str], pd.DataFrame | np.ndarray, np
 KINDS = ["mlp", "table", "hgb", "logreg", "cnn"]
 
 
-@pytest.fixture(scope="session")
-def trained(tmp_path_factory: pytest.TempPathFactory):
-    """``kind -> (run folder, raw rows, labels)``, each kind trained once, on demand."""
-    done: dict[str, tuple[Path, object, np.ndarray]] = {}
-
-    def train(kind: str) -> tuple[Path, object, np.ndarray]:
-        if kind not in done:
-            tmp = tmp_path_factory.mktemp(kind)
-            overrides, X, y = _raw(kind, tmp)
-            run_dir = tmp / "run"
-            # As a user runs it: the bundle is compared with the metrics.json train.py wrote.
-            run_cli(*overrides, *RUN, "seed=0", f"hydra.run.dir={run_dir}", cwd=tmp)
-            done[kind] = (run_dir, X, y)
-        return done[kind]
-
-    return train
+def train_kind(kind: str, tmp: Path) -> tuple[Path, object, np.ndarray]:
+    """A run of ``kind`` in ``tmp/run``: (run folder, raw rows, labels). The ``trained`` fixture
+    (conftest.py) trains each kind once per session."""
+    overrides, X, y = _raw(kind, tmp)
+    run_dir = tmp / "run"
+    # As a user runs it: the bundle is compared with the metrics.json the run wrote (the Python
+    # API, in this process, runs what `train.py` runs: tests/test_api.py).
+    with contextlib.chdir(tmp):
+        imbalance_lab.run([*overrides, *RUN, "seed=0", f"hydra.run.dir={run_dir}"])
+    return run_dir, X, y
 
 
 def _test_rows(X, y: np.ndarray):

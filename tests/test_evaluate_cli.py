@@ -5,26 +5,22 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import test_bundle
-from conftest import ENV, ROOT
+from conftest import bundle_cli
 
-trained = test_bundle.trained  # the runs of test_bundle (session-scoped: trained once)
+# One worker of pytest -n runs every module that scores the `trained` runs (conftest.py):
+# each kind is trained once.
+pytestmark = pytest.mark.xdist_group("trained")
 
 
 def evaluate_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "imbalance_lab.bundle.cli", "evaluate", *args],
-        cwd=ROOT,
-        env={**ENV, "PYTHONPATH": str(ROOT), "COLUMNS": "120"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    """``imbalance-lab evaluate ARGS``, in this process (conftest.bundle_cli)."""
+    return bundle_cli("evaluate", *args, columns=120)
 
 
 def test_evaluate_on_the_runs_test_rows_gives_its_test_metrics(trained, tmp_path: Path) -> None:

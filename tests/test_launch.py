@@ -10,8 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ENV, ROOT, TINY, run_cli
+from conftest import ENV, ROOT, SERIAL, TINY, run_cli
 
+import imbalance_lab
 from imbalance_lab.pipeline import PARALLEL_BATCH, resolve_threads, run, training_threads
 from imbalance_lab.train import sweep_jobs
 
@@ -46,9 +47,12 @@ def test_threads_setting(monkeypatch) -> None:
 def test_sweep_jobs_side_by_side_give_the_serial_leaderboard(tmp_path: Path) -> None:
     tiny = [o for o in TINY if not o.startswith("threads=")]  # threads: auto
     grid = ["strategy=none,random_over", "trainer.max_epochs=2"]
-    run_cli("-m", "hydra/launcher=basic", *grid, *tiny, f"hydra.sweep.dir={tmp_path / 'serial'}")
+    # In this process, through the Python API: what `train.py -m` runs (tests/test_api.py).
+    imbalance_lab.sweep(grid, [SERIAL, *tiny, f"hydra.sweep.dir={tmp_path / 'serial'}"])
     # The default launcher: hydra/launcher=parallel, two jobs at once on two cores or more.
-    run_cli("-m", "hydra.launcher.n_jobs=2", *grid, *tiny, f"hydra.sweep.dir={tmp_path / 'side'}")
+    imbalance_lab.sweep(
+        grid, ["hydra.launcher.n_jobs=2", *tiny, f"hydra.sweep.dir={tmp_path / 'side'}"]
+    )
     serial = (tmp_path / "serial" / "leaderboard.csv").read_text()
     assert serial.count("\n") >= 3  # header and both strategies
     assert (tmp_path / "side" / "leaderboard.csv").read_text() == serial
@@ -103,10 +107,11 @@ def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path: Path) -
 def test_optuna_search_maximises_validation_f1(tmp_path: Path) -> None:
     import yaml
 
-    run_cli(
-        "-m", "hparams_search=optuna", "hydra.sweeper.n_trials=3",
-        "hydra.sweeper.sampler.n_startup_trials=3", *TINY, "trainer.max_epochs=2",
-        f"hydra.sweep.dir={tmp_path}",
+    # In this process, through the Python API: what `train.py -m` runs (tests/test_api.py).
+    imbalance_lab.sweep(
+        ["hparams_search=optuna", "hydra.sweeper.n_trials=3"],
+        ["hydra.sweeper.sampler.n_startup_trials=3", *TINY, SERIAL, "trainer.max_epochs=2",
+         f"hydra.sweep.dir={tmp_path}"],
     )  # fmt: skip
     trials_by_dir = {
         str(f.parent): json.loads(f.read_text()) for f in tmp_path.glob("*/metrics.json")
@@ -123,8 +128,7 @@ def test_optuna_search_maximises_validation_f1(tmp_path: Path) -> None:
     # The command written for the best trial reruns it: same settings, same validation F1.
     command = shlex.split(best["command"])
     assert command[:2] == ["python", "train.py"]
-    run_cli(*command[2:], f"hydra.run.dir={tmp_path / 'rerun'}")
-    rerun = json.loads((tmp_path / "rerun" / "metrics.json").read_text())
+    rerun = imbalance_lab.run([*command[2:], f"hydra.run.dir={tmp_path / 'rerun'}"])
     assert rerun["val"]["f1"] == pytest.approx(best["best_value"])
     assert rerun["settings"] == trials_by_dir[best["best_run_dir"]]["settings"]
 

@@ -8,20 +8,26 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import TINY, run_cli
+from conftest import SERIAL, TINY
 
+import imbalance_lab
 from imbalance_lab.evaluation.leaderboard import label_runs, leaderboard, load_runs
 from imbalance_lab.report import main as report_main
+
+# One worker of pytest -n runs this module: its sweeps (a module fixture) run once.
+pytestmark = pytest.mark.xdist_group("leaderboard")
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
 def sweeps(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    # In this process, through the Python API: what `train.py -m` runs (tests/test_api.py).
     good = tmp_path_factory.mktemp("sweep")
-    run_cli("-m", "sampler=none,random_over", "seed=1,2", *TINY, f"hydra.sweep.dir={good}")
+    imbalance_lab.sweep(["sampler=none,random_over", "seed=1,2"],
+                        [*TINY, SERIAL, f"hydra.sweep.dir={good}"])  # fmt: skip
     bad = tmp_path_factory.mktemp("failing")
-    run_cli("-m", *TINY, "data.n_samples=40", "seed=1", f"hydra.sweep.dir={bad}", check=False)
+    imbalance_lab.sweep(["seed=1"], [*TINY, SERIAL, "data.n_samples=40", f"hydra.sweep.dir={bad}"])
     return good, bad
 
 
@@ -121,14 +127,18 @@ def test_lab_experiment_composes_and_every_job_instantiates(make_cfg) -> None:
     strategies = sweep.strategy.split(",")
     assert len(strategies) == 7 and len(sweep.seed.split(",")) == 5
     expected = {"weighted": ("none", "weighted_bce"), "smote": ("smote", "bce")}
-    for strategy in strategies:
+    # Each strategy composed once: a seed changes no other setting (and composing the 35 jobs
+    # took most of this module's time), so each job of a strategy is that config with its seed.
+    seeds = [int(seed) for seed in sweep.seed.split(",")]
+    assert len(set(seeds)) == 5
+    for i, strategy in enumerate(strategies):
         assert (CONF_DIR / "strategy" / f"{strategy}.yaml").exists()
-        for seed in sweep.seed.split(","):
-            cfg = make_cfg("experiment=lab", f"strategy={strategy}", f"seed={seed}", tiny=False)
-            assert cfg.data.name == "yeast4" and cfg.seed == int(seed)
-            assert instantiate(cfg.loss) is not None
-            dm = build_datamodule(cfg)
-            assert dm.sampler is not None
+        seed = seeds[i % len(seeds)]
+        cfg = make_cfg("experiment=lab", f"strategy={strategy}", f"seed={seed}", tiny=False)
+        assert cfg.data.name == "yeast4" and cfg.seed == seed
+        assert instantiate(cfg.loss) is not None
+        dm = build_datamodule(cfg)
+        assert dm.sampler is not None
         if strategy in expected:
             choices = cfg.hydra.runtime.choices
             assert (choices.sampler, choices.loss) == expected[strategy]

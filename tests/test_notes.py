@@ -7,7 +7,7 @@ import copy
 import json
 from pathlib import Path
 
-from conftest import TINY, run_cli
+from conftest import SERIAL, TINY, run_cli
 
 from imbalance_lab.evaluation.notes import configuration_notes, run_notes
 
@@ -146,7 +146,7 @@ def test_notes_reach_metrics_json_the_run_table_and_the_leaderboard(tmp_path: Pa
     # random_over balances the classes, so weighted_bce's auto weight is 1; a threshold no
     # probability exceeds makes the model predict class 0 everywhere.
     proc = run_cli(
-        "-m", *TINY, "print_table=true", "sampler=random_over", "loss=weighted_bce",
+        "-m", *TINY, SERIAL, "print_table=true", "sampler=random_over", "loss=weighted_bce",
         "threshold.value=0.9999999", "trainer.max_epochs=1", f"hydra.sweep.dir={tmp_path}",
     )  # fmt: skip
     run = json.loads((tmp_path / "0" / "metrics.json").read_text())

@@ -4,23 +4,23 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import test_bundle
-from conftest import ENV, ROOT, RUN, run_cli
+from conftest import RUN, bundle_cli, run_cli
 
 from imbalance_lab import load_model
 from imbalance_lab.bundle.onnx_export import export, to_onnx
 from imbalance_lab.errors import ConfigError
 
+# One worker of pytest -n runs every module that scores the `trained` runs (conftest.py):
+# each kind is trained once.
+pytestmark = pytest.mark.xdist_group("trained")
+
 ort = pytest.importorskip("onnxruntime", reason="ONNX export needs pip install '.[onnx]'")
 pytest.importorskip("onnx", reason="ONNX export needs pip install '.[onnx]'")
-
-trained = test_bundle.trained  # the runs of test_bundle (session-scoped: trained once)
 
 
 # table and hgb: a CSV with categories, missing values and an imputer
@@ -49,11 +49,7 @@ def test_models_without_an_onnx_export_are_refused(trained, tmp_path: Path) -> N
     model.info["estimator"] = "sklearn.svm.SVC"  # a model kind the export does not cover
     with pytest.raises(ConfigError, match=r"covers model=mlp, cnn, logreg and hgb; .*SVC"):
         to_onnx(model)
-    proc = subprocess.run(
-        [sys.executable, "-m", "imbalance_lab.bundle.cli", "export", str(tmp_path), "--onnx",
-         str(tmp_path / "m.onnx")],
-        cwd=ROOT, env={**ENV, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
-    )  # fmt: skip
+    proc = bundle_cli("export", str(tmp_path), "--onnx", str(tmp_path / "m.onnx"))
     assert proc.returncode == 2 and "holds no model bundle" in proc.stderr
     assert not (tmp_path / "m.onnx").exists() and "Traceback" not in proc.stderr
 

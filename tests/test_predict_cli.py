@@ -6,31 +6,24 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import test_bundle
-from conftest import ENV, ROOT
+from conftest import bundle_cli
 
 from imbalance_lab import load_model
 from imbalance_lab.bundle.store import BUNDLE_FILE
 
-trained = test_bundle.trained  # the runs of test_bundle (session-scoped: trained once)
+# One worker of pytest -n runs every module that scores the `trained` runs (conftest.py):
+# each kind is trained once.
+pytestmark = pytest.mark.xdist_group("trained")
 
 
 def predict_cli(*args: str) -> subprocess.CompletedProcess:
-    """``imbalance-lab predict ARGS`` (the console script's module, this checkout's code)."""
-    return subprocess.run(
-        [sys.executable, "-m", "imbalance_lab.bundle.cli", "predict", *args],
-        cwd=ROOT,
-        env={**ENV, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    """``imbalance-lab predict ARGS``, in this process (conftest.bundle_cli)."""
+    return bundle_cli("predict", *args)
 
 
 @pytest.mark.parametrize(("inp", "out"), [(".csv", ".csv"), (".parquet", ".parquet")])

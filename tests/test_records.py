@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import RUN, run_cli
+from conftest import RUN, SERIAL, run_cli
 from hydra.utils import instantiate
 
+import imbalance_lab
 from imbalance_lab.errors import ConfigError
 from imbalance_lab.evaluation.leaderboard import label_runs, load_runs
 from imbalance_lab.records import (
@@ -23,6 +24,9 @@ from imbalance_lab.records import (
     hydra_info,
     root_cause,
 )
+
+# One worker of pytest -n runs this module: its fold sweep (a module fixture) runs once.
+pytestmark = pytest.mark.xdist_group("records")
 
 LABELS = ("dataset", "fold", "seed", "choices", "overrides")
 
@@ -110,19 +114,12 @@ def fold_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("folds")
     table = _table(tmp / "nine_positives.csv", n=400, n_pos=9, seed=2)
     sweep = tmp / "sweep"
-    run_cli(
-        "-m",
-        *RUN,
-        "trainer.max_epochs=3",
-        "data=table",
-        f"data.path={table}",
-        "data.target=y",
-        "data.folds=5",
-        "data.fold=0,1,2,3,4",
-        "sampler=smote",
-        f"hydra.sweep.dir={sweep}",
-        check=False,  # failed jobs make the sweep exit 1
-    )
+    # In this process, through the Python API: what `train.py -m` runs (tests/test_api.py).
+    imbalance_lab.sweep(
+        ["data.fold=0,1,2,3,4"],
+        [*RUN, SERIAL, "trainer.max_epochs=3", "data=table", f"data.path={table}",
+         "data.target=y", "data.folds=5", "sampler=smote", f"hydra.sweep.dir={sweep}"],
+    )  # fmt: skip
     return sweep
 
 
@@ -214,7 +211,7 @@ def test_gpu_trainer_without_gpu_records_the_root_cause(tmp_path: Path) -> None:
     assert cause in error and "Error in call to target" not in error
     assert "InstantiationException" in (tmp_path / "single" / "error.txt").read_text()
     sweep = tmp_path / "sweep"
-    run_cli("-m", *quick, "seed=1,2", f"hydra.sweep.dir={sweep}", check=False)
+    imbalance_lab.sweep(["seed=1,2"], [*quick, SERIAL, f"hydra.sweep.dir={sweep}"])
     board = (sweep / "leaderboard.md").read_text()
     assert "2: ConfigError: trainer.accelerator=gpu" in board and cause in board
     assert "Error in call to target" not in board

@@ -11,6 +11,8 @@ from pathlib import Path
 import torch
 from conftest import ENV, ROOT, run_cli
 
+import imbalance_lab
+
 # The default data (KEEL yeast4), a budget early stopping ends: 15 epochs, best epoch 5 here.
 ARGS = [
     "seed=1", "trainer.max_epochs=40", "trainer.accelerator=cpu", "logger=none",
@@ -33,15 +35,17 @@ def _killed_at(epoch: int, folder: Path, *args: str) -> Path:
 
 
 def test_killed_runs_resume_to_the_uninterrupted_result(tmp_path: Path) -> None:
-    run_cli(*ARGS, f"hydra.run.dir={tmp_path / 'whole'}")
-    whole = json.loads((tmp_path / "whole" / "metrics.json").read_text())
+    # Killed in a process of its own; run and resumed in this one, through the Python API (what
+    # `train.py` runs, tests/test_api.py).
+    whole = imbalance_lab.run([*ARGS, f"hydra.run.dir={tmp_path / 'whole'}"])
+    whole.pop("path")
     best, epochs = whole["best_epoch"], whole["epochs"]
     assert 2 <= best < epochs - 1 < 39, "early stopping should end this run after its best epoch"
     # Killed as the best epoch starts (its checkpoint not yet written) and two epochs after it.
     for kill in (best - 1, best + 1):
         folder = tmp_path / f"killed_{kill}"
         last = _killed_at(kill, folder, *ARGS)
-        run_cli(*ARGS, f"ckpt_path={last}")  # continues in the checkpoint's own folder
+        imbalance_lab.run([*ARGS, f"ckpt_path={last}"])  # continues in the checkpoint's folder
         resumed = json.loads((folder / "metrics.json").read_text())
         assert resumed["epochs"] == epochs and resumed["best_epoch"] == best
         assert resumed["best_checkpoint"] == str(folder / "checkpoints" / "best.ckpt")

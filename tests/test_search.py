@@ -11,13 +11,14 @@ from pathlib import Path
 import optuna
 import pytest
 import yaml
-from conftest import ENV, ROOT, TINY, run_cli
+from conftest import ENV, ROOT, SERIAL, TINY
 
+import imbalance_lab
 from imbalance_lab.errors import ConfigError
 from imbalance_lab.search.space import search_space
 from imbalance_lab.search.study import check_validation_metric, open_storage
 
-SEARCH = ["-m", "hparams_search=optuna", *TINY, "figures=false"]
+SEARCH = ["hparams_search=optuna", *TINY, SERIAL, "figures=false"]
 
 
 def test_search_space_reads_hydra_sweep_syntax() -> None:
@@ -48,7 +49,7 @@ def test_two_workers_add_trials_to_one_study(tmp_path: Path) -> None:
     workers = []
     for i in range(2):
         args = [
-            sys.executable, str(ROOT / "train.py"), *SEARCH, "trainer.max_epochs=2",
+            sys.executable, str(ROOT / "train.py"), "-m", *SEARCH, "trainer.max_epochs=2",
             f"hydra.sweeper.storage={storage}", "hydra.sweeper.n_trials=2",
             # Each worker its own sampler seed, or both propose the same first trials.
             f"hydra.sweeper.sampler.seed={i}", f"hydra.sweep.dir={tmp_path / f'w{i}'}",
@@ -92,12 +93,13 @@ def test_pruning_stops_a_hopeless_trial_early(tmp_path: Path) -> None:
         *SEARCH, "trainer.max_epochs=6", "data.n_samples=1000", f"hydra.sweeper.storage={storage}",
         "hydra.sweeper.pruner.n_startup_trials=2", "hydra.sweeper.pruner.n_warmup_steps=2",
     ]  # fmt: skip
+    # In this process, through the Python API: what `train.py -m` runs (tests/test_api.py).
     # Two trials that learn (the same seed, so the same initial weights as the hopeless one).
-    run_cli(*common, "hydra.sweeper.n_trials=2", "model.optimizer.lr=interval(0.01, 0.011)",
-            f"hydra.sweep.dir={tmp_path / 'good'}")  # fmt: skip
+    imbalance_lab.sweep(["hydra.sweeper.n_trials=2", "model.optimizer.lr=interval(0.01, 0.011)"],
+                        [*common, f"hydra.sweep.dir={tmp_path / 'good'}"])  # fmt: skip
     # A learning rate too small to move the weights: its validation PR-AUC stays at the start's.
-    run_cli(*common, "hydra.sweeper.n_trials=1", "model.optimizer.lr=interval(1e-9, 1.1e-9)",
-            f"hydra.sweep.dir={tmp_path / 'bad'}")  # fmt: skip
+    imbalance_lab.sweep(["hydra.sweeper.n_trials=1", "model.optimizer.lr=interval(1e-9, 1.1e-9)"],
+                        [*common, f"hydra.sweep.dir={tmp_path / 'bad'}"])  # fmt: skip
 
     study = optuna.load_study(study_name="imbalance", storage=open_storage(storage))
     states = [t.state for t in study.trials]

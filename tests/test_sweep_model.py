@@ -3,6 +3,7 @@ Python and from the shell; sweeps it cannot use are refused with one message."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -13,20 +14,26 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ENV, ROOT, TINY, run_cli
+from conftest import ENV, ROOT, SERIAL, TINY
 from test_predict_cli import predict_cli
 
+import imbalance_lab
 from imbalance_lab import load_model
 from imbalance_lab.data.sources import make_synthetic
 from imbalance_lab.errors import ConfigError
+
+# One worker of pytest -n runs this module: its sweep (a module fixture) runs once.
+pytestmark = pytest.mark.xdist_group("sweep_model")
 
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """2 configurations x 2 seeds, as a user runs them."""
     folder = tmp_path_factory.mktemp("sweep")
-    run_cli("-m", "sampler=none,random_over", "seed=0,1", *TINY, "figures=false",
-            f"hydra.sweep.dir={folder}", cwd=folder)  # fmt: skip
+    # In this process, through the Python API: what `train.py -m` runs (tests/test_api.py).
+    with contextlib.chdir(folder):
+        shared = [*TINY, SERIAL, "figures=false", f"hydra.sweep.dir={folder}"]
+        imbalance_lab.sweep(["sampler=none,random_over", "seed=0,1"], shared)
     return folder
 
 
@@ -90,8 +97,9 @@ def test_a_sweep_over_several_datasets_needs_one_named(sweep: Path, tmp_path: Pa
 
 def test_sweeps_and_folders_without_a_model_are_refused(tmp_path: Path) -> None:
     failing = tmp_path / "failing"
-    run_cli("-m", *TINY, "data.n_samples=40", "seed=1,2", f"hydra.sweep.dir={failing}",
-            cwd=tmp_path, check=False)  # fmt: skip
+    with contextlib.chdir(tmp_path):
+        shared = [*TINY, SERIAL, "data.n_samples=40", f"hydra.sweep.dir={failing}"]
+        imbalance_lab.sweep(["seed=1,2"], shared)
     with pytest.raises(ConfigError, match=r"every run of sweep .* failed \(2 runs; .*holds no mo"):
         load_model(failing)
     proc = predict_cli(str(failing), str(tmp_path / "x.csv"), "--out", str(tmp_path / "s.csv"))

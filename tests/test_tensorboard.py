@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import TINY, run_cli
+from conftest import SERIAL, TINY, run_cli
 
 from imbalance_lab.evaluation.run_views import hparams
 from imbalance_lab.run_names import MAX_NAME, job_name
@@ -94,6 +94,7 @@ def test_sweep_runs_named_by_what_varies_with_hparams(tmp_path: Path) -> None:
         "-m",
         "sampler=none,smote",
         *TINY,
+        SERIAL,
         "logger=tensorboard",
         "threshold=tuned",
         "figures=false",
