@@ -13,7 +13,7 @@ Training: one epoch of an MLP 30-64-64-1 (AdamW, BCE with logits) over in-memory
     also      DataLoader(TensorDataset) in the hand-written loop, for reference, and a
               diagnostic bare LightningModule that locates Lightning's own overhead.
 Resampling: fit_resample of every lab sampler at --rows; for TomekLinks and NearMiss, imblearn's
-    class against imbalance_lab.data.fast_samplers (speed ratio, identical output or not).
+    class against imbalance_lab.data.samplers (speed ratio, identical output or not).
 Memory: peak RSS of a fresh process that runs SMOTE, against the resampled float32 train set;
     and of reading + encoding a table with an id and a high-cardinality column
     (scripts/bench_tables.py, at --table-rows), against the table's size.
@@ -350,7 +350,7 @@ def _samplers() -> list[tuple[str, str, Any, bool]]:
     from imblearn import over_sampling as over
     from imblearn import under_sampling as under
 
-    from imbalance_lab.data import fast_samplers as fast
+    from imbalance_lab.data import samplers as fast
 
     out: list[tuple[str, str, Any, bool]] = [
         ("RandomOverSampler", "imblearn", lambda: over.RandomOverSampler(random_state=0), False),
@@ -365,7 +365,7 @@ def _samplers() -> list[tuple[str, str, Any, bool]]:
         ours = (f"NearMiss-{version}", "imbalance_lab", lambda p=params: fast.NearMiss(**p), False)
         out += [ours, (ours[0], "imblearn", lambda p=params: under.NearMiss(**p), False)]
     # The ENN family and the combinations are (imblearn) or may be (ours) quadratic: run at
-    # --quadratic-rows, against each other. Ours ENN also runs at --rows (see fast_samplers).
+    # --quadratic-rows, against each other. Ours ENN also runs at --rows (see data/samplers/enn.py).
     enn = {"n_neighbors": 3, "kind_sel": "all"}
     full_enn = partial(fast.EditedNearestNeighbours, **enn)
     out.append(("EditedNearestNeighbours", "imbalance_lab", full_enn, False))
