@@ -299,6 +299,17 @@ def test_enn_bounds_give_imblearns_rows(cls_name, params, shape, kind, monkeypat
         assert any(rows is not None and rows < size / 2 for size, rows in searched)
 
 
+def test_enn_searches_every_row_it_removes_and_few_others(monkeypatch) -> None:
+    monkeypatch.setattr(enn, "ENN_BOUND_MIN_ROWS", 50)
+    monkeypatch.setattr(enn, "ENN_BUCKET_ROWS", 60)
+    X, y = make_data(11, 3000, 16, minority=0.05)
+    ours = samplers.EditedNearestNeighbours()
+    assert_same(imb.EditedNearestNeighbours(), ours, X, y)
+    removed = int(np.sum(y == 0) - np.sum(y[ours.sample_indices_] == 0))
+    assert ours.searched_rows_.keys() == {0}  # the minority is not cleaned ("auto")
+    assert removed <= ours.searched_rows_[0] < np.sum(y == 0) / 2
+
+
 def test_enn_bounds_multiclass_identical(monkeypatch) -> None:
     monkeypatch.setattr(enn, "ENN_BOUND_MIN_ROWS", 50)
     monkeypatch.setattr(enn, "ENN_BUCKET_ROWS", 60)

@@ -15,23 +15,47 @@ from typing import Any
 
 import numpy as np
 from imblearn import under_sampling as _under
+from joblib import Parallel, delayed
 from scipy.sparse import issparse
 from scipy.stats import mode
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import _safe_indexing
+from threadpoolctl import threadpool_limits
 
-from imbalance_lab.data.neighbors import NeighbourSearch
+from imbalance_lab.data.neighbors import NeighbourSearch, _openmp_threads
 
 log = logging.getLogger(__name__)
 
 # Classes of at least this many rows are cleaned with ENN's bounds (smaller: one full search).
 ENN_BOUND_MIN_ROWS = 20_000
-# Rows per k-means bucket for those bounds, and buckets searched to tighten an open bound.
+# Rows per k-means bucket for those bounds, and the buckets searched, in turn, to tighten the
+# bounds still open: each round searches the rows the round before left open, in more buckets.
 ENN_BUCKET_ROWS = 5_000
-ENN_PROBE_BUCKETS = 8
+ENN_PROBE_BUCKETS = (8, 32)
 
 
-def _bucket_kth_distance(X: np.ndarray, k: int, n_jobs: int | None) -> tuple[np.ndarray, Any]:
+def _kth_distances(X: np.ndarray, k: int, tasks: list[tuple[np.ndarray, np.ndarray]]) -> list:
+    """For each (query rows, pool rows) task, each query row's distance to its k-th nearest row
+    of the pool (inf where the pool has fewer than k rows).
+
+    The tasks run side by side on scikit-learn's OpenMP thread count, each search on one
+    thread: every small search would otherwise start an OpenMP team and meet its barriers, which
+    cost more than the search itself when other work shares the cores (10x on a loaded 2-core
+    machine, measured on the k-means buckets of 200k rows)."""
+
+    def kth(query: np.ndarray, pool: np.ndarray) -> np.ndarray:
+        if len(pool) < k:
+            return np.full(len(query), np.inf)
+        with threadpool_limits(limits=1, user_api="openmp"):
+            nn = NearestNeighbors(n_neighbors=k).fit(X[pool])
+            return nn.kneighbors(X[query])[0][:, k - 1]
+
+    return Parallel(n_jobs=_openmp_threads(), prefer="threads")(
+        delayed(kth)(query, pool) for query, pool in tasks
+    )
+
+
+def _bucket_kth_distance(X: np.ndarray, k: int) -> tuple[np.ndarray, Any]:
     """Per row, the distance to its k-th nearest row (itself first) within its k-means bucket:
     an upper bound of the same distance among all rows (inf in buckets of fewer rows). Also
     returns the partition (k-means, bucket per row, rows per bucket)."""
@@ -39,33 +63,32 @@ def _bucket_kth_distance(X: np.ndarray, k: int, n_jobs: int | None) -> tuple[np.
 
     n_buckets = max(1, len(X) // ENN_BUCKET_ROWS)
     kmeans = MiniBatchKMeans(n_clusters=n_buckets, n_init=1, batch_size=4096, random_state=0)
-    buckets = kmeans.fit_predict(X)
+    with threadpool_limits(limits=1, user_api="openmp"):  # small steps: see _kth_distances
+        buckets = kmeans.fit_predict(X)
     members = np.split(np.argsort(buckets, kind="stable"), np.cumsum(np.bincount(buckets))[:-1])
     out = np.full(len(X), np.inf)
-    for rows in members:
-        if len(rows) >= k:
-            nn = NearestNeighbors(n_neighbors=k, n_jobs=n_jobs).fit(X[rows])
-            out[rows] = nn.kneighbors(X[rows])[0][:, k - 1]
+    for rows, kth in zip(members, _kth_distances(X, k, [(m, m) for m in members]), strict=True):
+        out[rows] = kth
     return out, (kmeans, buckets, members)
 
 
 def _refine_kth_distance(
-    X: np.ndarray, k: int, n_jobs: int | None, rows: np.ndarray, bound: np.ndarray, partition: Any
+    X: np.ndarray, k: int, rows: np.ndarray, bound: np.ndarray, partition: Any, probes: int
 ) -> np.ndarray:
     """Tighter bounds for ``rows``: the k-th nearest row within their bucket and the
-    ENN_PROBE_BUCKETS - 1 buckets whose centres lie nearest to its centre."""
+    ``probes - 1`` buckets whose centres lie nearest to its centre."""
     kmeans, buckets, members = partition
     centres = kmeans.cluster_centers_
-    probes = min(ENN_PROBE_BUCKETS, len(centres))
+    probes = min(probes, len(centres))
     nearest = NearestNeighbors(n_neighbors=probes).fit(centres).kneighbors(centres)[1]
-    out = bound.copy()
     by_bucket = buckets[rows]
-    for b in np.unique(by_bucket):
-        query = rows[by_bucket == b]
-        pool = np.concatenate([members[c] for c in nearest[b]])
-        if len(pool) >= k:
-            nn = NearestNeighbors(n_neighbors=k, n_jobs=n_jobs).fit(X[pool])
-            out[query] = np.minimum(out[query], nn.kneighbors(X[query])[0][:, k - 1])
+    tasks = [
+        (rows[by_bucket == b], np.concatenate([members[c] for c in nearest[b]]))
+        for b in np.unique(by_bucket)
+    ]
+    out = bound.copy()
+    for (query, _), kth in zip(tasks, _kth_distances(X, k, tasks), strict=True):
+        out[query] = np.minimum(out[query], kth)
     return out
 
 
@@ -90,6 +113,9 @@ class EditedNearestNeighbours(_under.EditedNearestNeighbours):
     margin well above rounding, are searched in full, with scikit-learn's own answers (see
     ``_kneighbors_like_full_query``), so the output is imblearn's exactly. On 1M rows x 30
     features with 1% minority, ~8% of rows still need the full search (benchmark).
+
+    Besides imblearn's attributes, ``searched_rows_`` maps each cleaned class to the number of
+    its rows whose neighbours were searched among all rows (the class size without bounds).
     """
 
     def _validate_estimator(self) -> None:
@@ -102,6 +128,7 @@ class EditedNearestNeighbours(_under.EditedNearestNeighbours):
         # imblearn's loop, with the search per class in _kept.
         self._validate_estimator()
         self.nn_.fit(X)
+        self.searched_rows_: dict[Any, int] = {}
         idx_under = np.empty((0,), dtype=int)
         for target_class in np.unique(y):
             class_rows = np.flatnonzero(y == target_class)
@@ -121,6 +148,7 @@ class EditedNearestNeighbours(_under.EditedNearestNeighbours):
             neighbours = self.nn_.kneighbors(X_class, return_distance=False)
         else:
             neighbours = self.nn_.kneighbors_rows(X_class, candidates, k1)
+        self.searched_rows_[target] = len(candidates)
         keep = np.ones(len(class_rows), dtype=bool)
         if len(candidates) == 0:
             return keep
@@ -154,10 +182,13 @@ class EditedNearestNeighbours(_under.EditedNearestNeighbours):
         # Rounding of scikit-learn's distances (|x|^2 - 2x.y + |y|^2 in float64) is ~1e-13 of
         # the squared norms; the margin is far above it.
         margin = 1e-6 * (1.0 + float(np.max(np.einsum("ij,ij->i", X, X))))
-        bound, partition = _bucket_kth_distance(X, k1, self.n_jobs)
-        still_open = class_rows[d_other**2 <= bound[class_rows] ** 2 + margin]
-        bound = _refine_kth_distance(X, k1, self.n_jobs, still_open, bound, partition)
+        bound, partition = _bucket_kth_distance(X, k1)
         undecided = np.flatnonzero(d_other**2 <= bound[class_rows] ** 2 + margin)
+        for probes in ENN_PROBE_BUCKETS:
+            log.info("ENN: %d rows open, searching %d buckets", len(undecided), probes)
+            open_rows = class_rows[undecided]
+            bound = _refine_kth_distance(X, k1, open_rows, bound, partition, probes)
+            undecided = undecided[d_other[undecided] ** 2 <= bound[open_rows] ** 2 + margin]
         log.info("ENN: %d of %d rows need a neighbour search", len(undecided), len(class_rows))
         return undecided
 
