@@ -410,7 +410,7 @@ def bench_resampling(
         # Ours ENN (alone, or SMOTEENN's step): the rows searched among all rows, the part of
         # its work that stays quadratic. Every row it removes is among them.
         cleaner = getattr(sampler, "enn_", sampler)
-        if impl == "imbalance_lab" and hasattr(cleaner, "searched_rows_"):
+        if name in ("EditedNearestNeighbours", "SMOTEENN") and impl == "imbalance_lab":
             row["searched_rows"] = int(sum(cleaner.searched_rows_.values()))
         if impl == "imbalance_lab":
             ours[name] = (X_res, y_res, indices)
