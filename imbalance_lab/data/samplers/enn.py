@@ -113,8 +113,8 @@ class EditedNearestNeighbours(_under.EditedNearestNeighbours):
     bucket and the 7, then the 31, buckets whose centres lie nearest. Only rows where the bound
     does not settle it, by a margin well above rounding, are searched in full, with
     scikit-learn's own answers (see ``_kneighbors_like_full_query``), so the output is
-    imblearn's exactly. Every removed row is among them: nothing cheaper than its full search
-    shows that no other row lies closer than its nearest row of another class. On the
+    imblearn's exactly. Every removed row is among them: the bounds only find rows closer than
+    the nearest row of another class, never show that there are none. On the
     benchmark's 1M rows x 30 isotropic features with 1% minority, 4.3% of the majority is
     searched in full, 2.0% removed (docs/benchmark.md).
 
