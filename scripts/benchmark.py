@@ -13,7 +13,7 @@ Training: one epoch of an MLP 30-64-64-1 (AdamW, BCE with logits) over in-memory
     also      DataLoader(TensorDataset) in the hand-written loop, for reference, and a
               diagnostic bare LightningModule that locates Lightning's own overhead.
 Resampling: fit_resample of every lab sampler at --rows; for TomekLinks and NearMiss, imblearn's
-    class against imbalance_lab.data.fast_samplers (speed ratio, identical output or not).
+    class against imbalance_lab.data.samplers (speed ratio, identical output or not).
 Memory: peak RSS of a fresh process that runs SMOTE, against the resampled float32 train set;
     and of reading + encoding a table with an id and a high-cardinality column
     (scripts/bench_tables.py, at --table-rows), against the table's size.
@@ -350,7 +350,7 @@ def _samplers() -> list[tuple[str, str, Any, bool]]:
     from imblearn import over_sampling as over
     from imblearn import under_sampling as under
 
-    from imbalance_lab.data import fast_samplers as fast
+    from imbalance_lab.data import samplers as fast
 
     out: list[tuple[str, str, Any, bool]] = [
         ("RandomOverSampler", "imblearn", lambda: over.RandomOverSampler(random_state=0), False),
@@ -365,7 +365,7 @@ def _samplers() -> list[tuple[str, str, Any, bool]]:
         ours = (f"NearMiss-{version}", "imbalance_lab", lambda p=params: fast.NearMiss(**p), False)
         out += [ours, (ours[0], "imblearn", lambda p=params: under.NearMiss(**p), False)]
     # The ENN family and the combinations are (imblearn) or may be (ours) quadratic: run at
-    # --quadratic-rows, against each other. Ours ENN also runs at --rows (see fast_samplers).
+    # --quadratic-rows, against each other. Ours ENN also runs at --rows (see data/samplers/enn.py).
     enn = {"n_neighbors": 3, "kind_sel": "all"}
     full_enn = partial(fast.EditedNearestNeighbours, **enn)
     out.append(("EditedNearestNeighbours", "imbalance_lab", full_enn, False))
@@ -407,6 +407,11 @@ def bench_resampling(
         row["minority_out"] = int((y_res == 1).sum())
         row["note"] = f"quadratic: run at {rows:,} rows" if quadratic else ""
         indices = getattr(sampler, "sample_indices_", None)
+        # Ours ENN (alone, or SMOTEENN's step): the rows searched among all rows, the part of
+        # its work that stays quadratic. Every row it removes is among them.
+        cleaner = getattr(sampler, "enn_", sampler)
+        if name in ("EditedNearestNeighbours", "SMOTEENN") and impl == "imbalance_lab":
+            row["searched_rows"] = int(sum(cleaner.searched_rows_.values()))
         if impl == "imbalance_lab":
             ours[name] = (X_res, y_res, indices)
             if name in ("NearMiss-1", "NearMiss-3"):
@@ -552,6 +557,11 @@ def to_markdown(report: dict[str, Any]) -> str:
             if r["impl"] == "imbalance_lab" and r["rows_in"] == c["rows"] and reference:
                 speedup = reference[0] / r["seconds"]
                 note = f"imblearn's estimated {reference[0]:,.0f} s: {speedup:.1f}x"
+            if r.get("searched_rows") is not None:
+                removed = r["rows_in"] - r["rows_out"] if r["sampler"] != "SMOTEENN" else None
+                note += f"{'; ' if note else ''}searched in full: {r['searched_rows']:,} rows"
+                if removed is not None:
+                    note += f" ({r['searched_rows'] / r['rows_in']:.1%}; removed {removed:,})"
             lines.append(
                 f"| {r['sampler']} | {r['impl']} | {r['rows_in']:,} | {_fmt(r.get('seconds'))} | "
                 f"{_fmt(r.get('rows_out'), ',')} | {_fmt(r.get('speedup_vs_imblearn'))} | "

@@ -193,11 +193,12 @@ def test_cache_key_follows_the_code_of_the_projects_samplers(tmp_path, monkeypat
     from imblearn.under_sampling import TomekLinks as ImblearnTomekLinks
 
     from imbalance_lab.data import cache, neighbors
-    from imbalance_lab.data.fast_samplers import TomekLinks
+    from imbalance_lab.data.samplers import SMOTEENN, TomekLinks
 
     X = np.random.default_rng(0).normal(size=(40, 3))
     y = (np.arange(40) < 5).astype(int)
     before = cache.cache_key(TomekLinks(), X, y)
+    smoteenn_before = cache.cache_key(SMOTEENN(), X, y)  # calls neighbors through samplers.enn
     imblearn_before = cache.cache_key(ImblearnTomekLinks(), X, y)
     # An edit to the neighbour search the project's samplers call is a new entry.
     edited = tmp_path / "neighbors.py"
@@ -209,6 +210,7 @@ def test_cache_key_follows_the_code_of_the_projects_samplers(tmp_path, monkeypat
         lambda obj: str(edited) if obj is neighbors else real_getfile(obj),
     )
     assert cache.cache_key(TomekLinks(), X, y) != before
+    assert cache.cache_key(SMOTEENN(), X, y) != smoteenn_before
     assert cache.cache_key(ImblearnTomekLinks(), X, y) == imblearn_before
 
 

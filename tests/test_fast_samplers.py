@@ -1,4 +1,5 @@
-"""The fast TomekLinks / NearMiss return exactly what imblearn's return: same rows, same order."""
+"""The project's samplers (imbalance_lab.data.samplers) return exactly what imblearn's return:
+same rows, same order."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from omegaconf import OmegaConf
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
-from imbalance_lab.data import fast_samplers, neighbors
-from imbalance_lab.data.fast_samplers import NearMiss, TomekLinks
+from imbalance_lab.data import neighbors, samplers
 from imbalance_lab.data.neighbors import TorchNearestNeighbors
+from imbalance_lab.data.samplers import NearMiss, TomekLinks, enn, nearmiss
 from imbalance_lab.train import CONF_DIR
 
 
@@ -122,7 +123,7 @@ NEARMISS_STRATEGIES = ["auto", "majority", "all", 0.5, {0: 40}]
 @pytest.mark.parametrize("kind", range(len(DATA_KINDS)))
 def test_nearmiss2_identical(shape: tuple[int, int], kind: int, monkeypatch) -> None:
     # Chunks of a few rows, so that results cross many chunk boundaries.
-    monkeypatch.setattr(fast_samplers, "_NEARMISS_CHUNK_ELEMENTS", 5000)
+    monkeypatch.setattr(nearmiss, "_NEARMISS_CHUNK_ELEMENTS", 5000)
     for seed in range(2):
         X, y = make_data(seed, *shape, **DATA_KINDS[kind])
         for strategy in NEARMISS_STRATEGIES:
@@ -140,7 +141,7 @@ def test_nearmiss2_identical(shape: tuple[int, int], kind: int, monkeypatch) -> 
 def test_nearmiss2_distance_sums_are_bitwise_imblearns(shape, kind, monkeypatch) -> None:
     # The quantity NearMiss-2 ranks by, compared bit for bit, not only the ranking: KD-tree and
     # brute-force (float64, and float32 with its own rounding) searches.
-    monkeypatch.setattr(fast_samplers, "_NEARMISS_CHUNK_ELEMENTS", 3000)
+    monkeypatch.setattr(nearmiss, "_NEARMISS_CHUNK_ELEMENTS", 3000)
     X, y = make_data(kind, *shape, **DATA_KINDS[kind])
     X_class, X_min = X[y == 0], X[y == 1]
     for k in (1, 3, 10):
@@ -260,7 +261,7 @@ def _reference(cls_name: str, params: dict) -> object:
 def test_enn_family_identical(cls_name, params, shape, kind, monkeypatch) -> None:
     # Small pieces, so that this data is searched piece by piece as a 1M-row set would be.
     monkeypatch.setattr(neighbors, "PIECE_ROWS", 256)
-    monkeypatch.setattr(fast_samplers, "ENN_BOUND_MIN_ROWS", 10**9)  # the full search
+    monkeypatch.setattr(enn, "ENN_BOUND_MIN_ROWS", 10**9)  # the full search
     pieces = []
     piece = neighbors._kneighbors_like_full_query
     monkeypatch.setattr(
@@ -269,7 +270,7 @@ def test_enn_family_identical(cls_name, params, shape, kind, monkeypatch) -> Non
         lambda *args: pieces.append(1) or piece(*args),
     )
     X, y = make_data(4, *shape, **DATA_KINDS[kind])
-    assert_same(_reference(cls_name, params), getattr(fast_samplers, cls_name)(**params), X, y)
+    assert_same(_reference(cls_name, params), getattr(samplers, cls_name)(**params), X, y)
     assert len(pieces) >= (4 if shape[0] > 1000 else 0)
 
 
@@ -278,19 +279,19 @@ def test_enn_family_identical(cls_name, params, shape, kind, monkeypatch) -> Non
 @pytest.mark.parametrize("kind", range(len(DATA_KINDS)))
 def test_enn_bounds_give_imblearns_rows(cls_name, params, shape, kind, monkeypatch) -> None:
     # The bounds at a size where they run: small buckets, every class size.
-    monkeypatch.setattr(fast_samplers, "ENN_BOUND_MIN_ROWS", 50)
-    monkeypatch.setattr(fast_samplers, "ENN_BUCKET_ROWS", 60)
+    monkeypatch.setattr(enn, "ENN_BOUND_MIN_ROWS", 50)
+    monkeypatch.setattr(enn, "ENN_BUCKET_ROWS", 60)
     searched = []
-    undecided = fast_samplers.EditedNearestNeighbours._undecided
+    undecided = samplers.EditedNearestNeighbours._undecided
 
     def spy(self, X, y, target, class_rows, *args):
         rows = undecided(self, X, y, target, class_rows, *args)
         searched.append((len(class_rows), None if rows is None else len(rows)))
         return rows
 
-    monkeypatch.setattr(fast_samplers.EditedNearestNeighbours, "_undecided", spy)
+    monkeypatch.setattr(samplers.EditedNearestNeighbours, "_undecided", spy)
     X, y = make_data(11, *shape, minority=0.08, **DATA_KINDS[kind])
-    assert_same(_reference(cls_name, params), getattr(fast_samplers, cls_name)(**params), X, y)
+    assert_same(_reference(cls_name, params), getattr(samplers, cls_name)(**params), X, y)
     # The majority class was bounded; on continuous data (few equal distances) most of its
     # rows needed no search.
     assert any(rows is not None for _, rows in searched)
@@ -298,9 +299,20 @@ def test_enn_bounds_give_imblearns_rows(cls_name, params, shape, kind, monkeypat
         assert any(rows is not None and rows < size / 2 for size, rows in searched)
 
 
+def test_enn_searches_every_row_it_removes_and_few_others(monkeypatch) -> None:
+    monkeypatch.setattr(enn, "ENN_BOUND_MIN_ROWS", 50)
+    monkeypatch.setattr(enn, "ENN_BUCKET_ROWS", 60)
+    X, y = make_data(11, 3000, 16, minority=0.05)
+    ours = samplers.EditedNearestNeighbours()
+    assert_same(imb.EditedNearestNeighbours(), ours, X, y)
+    removed = int(np.sum(y == 0) - np.sum(y[ours.sample_indices_] == 0))
+    assert ours.searched_rows_.keys() == {0}  # the minority is not cleaned ("auto")
+    assert removed <= ours.searched_rows_[0] < np.sum(y == 0) / 2
+
+
 def test_enn_bounds_multiclass_identical(monkeypatch) -> None:
-    monkeypatch.setattr(fast_samplers, "ENN_BOUND_MIN_ROWS", 50)
-    monkeypatch.setattr(fast_samplers, "ENN_BUCKET_ROWS", 60)
+    monkeypatch.setattr(enn, "ENN_BOUND_MIN_ROWS", 50)
+    monkeypatch.setattr(enn, "ENN_BUCKET_ROWS", 60)
     rng = np.random.default_rng(2)
     X = rng.normal(size=(2500, 18))  # > 15 features: brute-force search, where bounds run
     y = np.array([0] * 2000 + [1] * 300 + [2] * 200)
@@ -308,7 +320,7 @@ def test_enn_bounds_multiclass_identical(monkeypatch) -> None:
     for kind_sel in ("all", "mode"):
         assert_same(
             imb.EditedNearestNeighbours(kind_sel=kind_sel),
-            fast_samplers.EditedNearestNeighbours(kind_sel=kind_sel),
+            samplers.EditedNearestNeighbours(kind_sel=kind_sel),
             X,
             y,
         )
@@ -318,10 +330,10 @@ def test_enn_bounds_multiclass_identical(monkeypatch) -> None:
 def test_smote_combinations_identical(cls_name: str, cleaner: str) -> None:
     X, y = make_data(5, 1200, 8, duplicates=True)
     reference = _reference(cls_name, {"random_state": 0})
-    ours = getattr(fast_samplers, cls_name)(random_state=0)
+    ours = getattr(samplers, cls_name)(random_state=0)
     X_ref, y_ref = reference.fit_resample(X, y)
     X_new, y_new = ours.fit_resample(X, y)
-    assert type(getattr(ours, cleaner)).__module__ == fast_samplers.__name__
+    assert type(getattr(ours, cleaner)).__module__.startswith(samplers.__name__)
     removed = getattr(ours, cleaner).sample_indices_
     np.testing.assert_array_equal(removed, getattr(reference, cleaner).sample_indices_)
     smoted = ours.smote_.fit_resample(X, y)[1]
@@ -345,7 +357,7 @@ def test_enn_family_configs_build_the_project_samplers() -> None:
         )
         cfg = root.sampler
         sampler = instantiate(cfg, random_state=0) if "random_state" in cfg else instantiate(cfg)
-        assert type(sampler) is getattr(fast_samplers, cls_name)
+        assert type(sampler) is getattr(samplers, cls_name)
         reference = _reference(cls_name, {}).get_params(deep=False)
         assert sampler.get_params(deep=False).keys() == reference.keys()
 
@@ -354,7 +366,7 @@ def test_neighbour_search_on_torch_gives_enn_the_same_rows(monkeypatch) -> None:
     # The GPU path, run on torch's CPU device: continuous data, so no ties to break.
     monkeypatch.setattr(neighbors.NeighbourSearch, "resolved_device", lambda self: "cpu")
     X, y = make_data(7, 1500, 12)
-    ours = fast_samplers.EditedNearestNeighbours(sampling_strategy="all")
+    ours = samplers.EditedNearestNeighbours(sampling_strategy="all")
     assert_same(imb.EditedNearestNeighbours(sampling_strategy="all"), ours, X, y)
     assert isinstance(ours.nn_.nn_, TorchNearestNeighbors)
     assert len(ours.sample_indices_) < len(y)

@@ -28,16 +28,17 @@ log = logging.getLogger(__name__)
 
 def _project_sources(module_name: str) -> list[Path]:
     """The source of ``module_name`` when it is one of this package's, and of the package's
-    modules it imports names from; empty for other modules."""
-    module = sys.modules.get(module_name)
-    if module is None or not module_name.startswith("imbalance_lab"):
+    modules it imports names from, and theirs in turn; empty for other modules."""
+    if module_name not in sys.modules or not module_name.startswith("imbalance_lab"):
         return []
-    used = {module_name} | {
-        getattr(value, "__module__", None) or getattr(value, "__name__", "")
-        for value in vars(module).values()
-    }
-    names = sorted(n for n in used if n.startswith("imbalance_lab") and n in sys.modules)
-    return [Path(inspect.getfile(sys.modules[n])) for n in names]
+    seen, todo = {module_name}, [module_name]
+    while todo:  # e.g. samplers.combine -> samplers.enn -> neighbors
+        for value in vars(sys.modules[todo.pop()]).values():
+            name = getattr(value, "__module__", None) or getattr(value, "__name__", "")
+            if name.startswith("imbalance_lab") and name in sys.modules and name not in seen:
+                seen.add(name)
+                todo.append(name)
+    return [Path(inspect.getfile(sys.modules[n])) for n in sorted(seen)]
 
 
 def cache_key(sampler: Any, X: np.ndarray, y: np.ndarray) -> str:
@@ -50,7 +51,7 @@ def cache_key(sampler: Any, X: np.ndarray, y: np.ndarray) -> str:
     h.update(str(X.shape).encode())
     params = sampler.get_params(deep=True)
     # The project's own samplers: a change to their code, or to the project code they call
-    # (fast_samplers -> neighbors), must not read old results.
+    # (samplers -> neighbors), must not read old results.
     for source in _project_sources(type(sampler).__module__):
         h.update(source.read_bytes())
     h.update(

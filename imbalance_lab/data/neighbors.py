@@ -3,7 +3,7 @@ pieces with a progress bar on CPU, and with scikit-learn's own answers.
 
 * :class:`TorchNearestNeighbors`: matmul + topk on torch; the GPU search.
 * :class:`NeighbourSearch`: the object the project's ENN-family samplers search with
-  (``imbalance_lab.data.fast_samplers``): torch on a GPU when there is one, otherwise
+  (``imbalance_lab.data.samplers``): torch on a GPU when there is one, otherwise
   scikit-learn's ``NearestNeighbors`` queried in pieces (a progress bar for large queries) that
   return exactly what one whole query returns.
 * ``_kneighbors_like_full_query``: a subset or a piece of a query, answered as the whole
