@@ -168,7 +168,13 @@ class ParallelLauncher(JoblibLauncher):
                 pending = []
             except BrokenProcessPool as err:
                 log.error("a worker process of the sweep died: %s", str(err).splitlines()[0])
-                pending = [n for n in pending if not self._settle(n, jobs[n], returns)]
+                left = [n for n in pending if not self._settle(n, jobs[n], returns)]
+                if len(left) == len(pending):  # workers die before any job starts: give up
+                    for num in left:
+                        error = "its worker processes died before it started"
+                        returns[num] = _record_failed_job(self, jobs[num], num, error)
+                    left = []
+                pending = left
         return [returns[num] for num in jobs]
 
     def _settle(self, num: int, overrides: list[str], returns: dict[int, JobReturn]) -> bool:
