@@ -196,15 +196,11 @@ def _scan_entry_points_once() -> None:
     """Every Trainer looks for callbacks that installed packages register as entry points, and
     Python reads every installed distribution's metadata to find them: ~50 ms a Trainer, and
     a run builds two (preflight, fit). The installed packages do not change while a process
-    runs, so the list is read once; each Trainer still calls the factories it names."""
+    runs, so Lightning's lookup is answered from one read; each Trainer still calls the
+    factories it finds."""
     from lightning.fabric.utilities import registry
 
-    if registry.entry_points is not _entry_points_by_keyword:
-        registry.entry_points = _entry_points_by_keyword
-
-
-def _entry_points_by_keyword(group: str) -> Any:
-    return _entry_points(group)
+    registry.entry_points = _entry_points
 
 
 def build_trainer(cfg: DictConfig, callbacks: list[L.Callback]) -> L.Trainer:
