@@ -8,6 +8,7 @@ turned into a ``ConfigError`` that names the setting to change, with the library
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 from collections.abc import Mapping
@@ -184,11 +185,30 @@ def trainer_settings(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     return settings, clipping
 
 
+@functools.cache
+def _entry_points(group: str) -> Any:
+    from importlib.metadata import entry_points
+
+    return entry_points(group=group)
+
+
+def _scan_entry_points_once() -> None:
+    """Every Trainer looks for callbacks that installed packages register as entry points, and
+    Python reads every installed distribution's metadata to find them: ~50 ms a Trainer, and
+    a run builds two (preflight, fit). The installed packages do not change while a process
+    runs, so Lightning's lookup is answered from one read; each Trainer still calls the
+    factories it finds."""
+    from lightning.fabric.utilities import registry
+
+    registry.entry_points = _entry_points
+
+
 def build_trainer(cfg: DictConfig, callbacks: list[L.Callback]) -> L.Trainer:
     """The Lightning Trainer of ``cfg.trainer`` with ``callbacks`` and ``cfg.logger``; a setting
     Lightning refuses (no GPU for ``trainer=gpu``, an unknown precision) raises a
     ``ConfigError`` naming ``trainer.<key>``."""
     settings, _ = trainer_settings(cfg)
+    _scan_entry_points_once()
     settings["enable_progress_bar"] = show_progress_bar(
         settings.get("enable_progress_bar", "auto"), hydra_info()["multirun"]
     )

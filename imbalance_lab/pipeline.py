@@ -288,21 +288,21 @@ def run(cfg: DictConfig) -> dict[str, Any] | None:
                 {f"test/{k}": v for k, v in metrics["test"].items()}, trainer.global_step
             )
             lg.save()  # after fit the trainer no longer flushes (CSVLogger buffers its rows)
-    figures = {}
+    figures, images = {}, {}
     figure_files: list[Path] = []
     if cfg.get("figures", True):  # matplotlib is imported only here, in a run that draws
         from imbalance_lab.evaluation.run_views import run_figures, save_figures
 
         two_d = dm.train_original if dm.n_features == 2 else None
         figures = run_figures(results, probs, targets, fitted.predict, X_2d=two_d)
-        save_figures(figures, Path(cfg.paths.output_dir))
+        images = save_figures(figures, Path(cfg.paths.output_dir))
         figure_files = [Path(cfg.paths.output_dir) / f"{name}.png" for name in figures]
     if cfg.get("figures", True) and isinstance(splits["test"][0], ImageFiles):
         misclassified_minority(
             splits["test"][0], probs["test"], choice.value, Path(cfg.paths.output_dir), trainer
         )
     if trainer is not None:  # HPARAMS with or without figures
-        log_to_tensorboard(trainer, figures, results, cfg.threshold.get("metric"))
+        log_to_tensorboard(trainer, images, results, cfg.threshold.get("metric"))
         log_to_mlflow(trainer, results, cfg.seed, figure_files)
     if figures:
         from imbalance_lab.evaluation.plots import plt

@@ -27,7 +27,9 @@ PRESENTATION_KEYS = frozenset(
     {"ckpt_path", "print_table", "figures", "threads", "logger", "paths", "hydra", "task_name"}
 )
 # The same, for settings inside a group.
-PRESENTATION_LEAVES = frozenset({"trainer.enable_progress_bar"})
+PRESENTATION_LEAVES = frozenset(
+    {"trainer.enable_progress_bar", "callbacks.last_checkpoint.every_seconds"}
+)
 
 
 def run_settings(cfg: DictConfig) -> dict[str, Any]:

@@ -128,6 +128,11 @@ def _run(cfg: DictConfig, output_dir: Path) -> float | None:
 
         print_run_table(results)
     log.info("results written to %s", output_dir / METRICS_FILE)
+    return sweep_value(results)
+
+
+def sweep_value(results: dict[str, Any]) -> float:
+    """What a run returns to the sweeper (an Optuna search's objective): validation F1."""
     return float(results["val"]["f1"])
 
 

@@ -11,7 +11,11 @@ seconds more than the ratios.
 Sweep: ``python train.py -m experiment=lab`` (35 runs) as a user starts it, wall seconds, with
 the load average before and after (other processes on the cores slow every job).
 
-    python scripts/bench_small.py [--rounds 4] [--sweep lab]
+    python scripts/bench_small.py [--rounds 4] [--sweep lab] [--before DIR]
+
+``--before DIR``: the same measurements of another checkout of the project (an older commit,
+e.g. ``git worktree add /tmp/before <commit>``), run first in a process of its own, then this
+one's; both tables are printed with the load average of each.
 """
 
 from __future__ import annotations
@@ -152,6 +156,22 @@ def bench_sweep(experiment: str = "lab") -> dict[str, Any]:
     }
 
 
+def bench_before(folder: Path, rounds: int, sweep: str | None) -> dict[str, Any]:
+    """This benchmark's figures for the checkout in ``folder``, in a process of its own."""
+    script = folder / "scripts" / "bench_small.py"
+    args = [sys.executable, str(script), "--rounds", str(rounds), "--json"]
+    proc = subprocess.run(
+        [*args, *(["--sweep", sweep] if sweep else [])],
+        cwd=folder,
+        env={**os.environ, "PYTHONPATH": str(folder)},
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"the benchmark of {folder} failed:\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout[proc.stdout.index("{") :])
+
+
 def to_markdown(keel: dict[str, Any] | None, sweep: dict[str, Any] | None) -> str:
     lines: list[str] = []
     if keel:
@@ -168,6 +188,9 @@ def to_markdown(keel: dict[str, Any] | None, sweep: dict[str, Any] | None) -> st
             f"| trainer.fit | {keel['fit_s']:.2f} | {keel['fit_over_hand']:.2f} |",
             f"| whole run (pipeline.run) | {keel['run_s']:.2f} | {keel['run_over_hand']:.2f} |",
         ]
+        if "load_average_1m_start_end" in keel:
+            start, end = keel["load_average_1m_start_end"]
+            lines += ["", f"Load average {start:.1f} at the start, {end:.1f} at the end."]
     if sweep:
         start, end = sweep["load_average_1m_start_end"]
         lines += [
@@ -185,10 +208,17 @@ if __name__ == "__main__":
     p.add_argument("--rounds", type=int, default=4)
     p.add_argument("--sweep", default=None, help="also time python train.py -m experiment=SWEEP")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--before", type=Path, default=None, help="an older checkout to compare")
     args = p.parse_args()
+    before = bench_before(args.before, args.rounds, args.sweep) if args.before else None
+    load = os.getloadavg()[0]
     keel = bench_keel_run(args.rounds)
+    keel["load_average_1m_start_end"] = [load, os.getloadavg()[0]]
     sweep = bench_sweep(args.sweep) if args.sweep else None
     if args.json:
-        print(json.dumps({"keel_run": keel, "sweep": sweep}, indent=2))
+        print(json.dumps({"keel_run": keel, "sweep": sweep, "before": before}, indent=2))
     else:
+        if before:
+            print(f"# Before ({args.before})\n")
+            print(to_markdown(before["keel_run"], before["sweep"]), "\n\n# After (this checkout)\n")
         print(to_markdown(keel, sweep))

@@ -1,8 +1,9 @@
-"""Submitit launchers (``hydra/launcher=slurm``) whose sweep survives a job that dies without a
-result: killed (``kill -9``, out of memory, ``scancel``), past its time limit, or lost with its
-node.
+"""Launchers whose sweep survives a job that dies without a result: killed (``kill -9``, the
+out-of-memory killer, ``scancel``), past its time limit, or lost with its node. Submitit's
+(``hydra/launcher=slurm`` and ``local``) and joblib's (``hydra/launcher=parallel``, the
+default).
 
-The plugin's launchers raise on the first such job: the sweep stops waiting for the others and
+The plugins' launchers raise on the first such job: the sweep stops waiting for the others and
 writes no leaderboard. These record the job as failed instead, in its run folder's
 ``metrics.json`` as ``train.py`` records a job that raised (status, error, choices, overrides),
 wait for every job, and let the leaderboard callback run; the sweep still exits non-zero.
@@ -10,6 +11,7 @@ wait for every job, and let the leaderboard callback run; the sweep still exits 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Sequence
@@ -18,12 +20,13 @@ from typing import Any
 
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus, filter_overrides
+from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
 from hydra_plugins.hydra_submitit_launcher import submitit_launcher as plugin
 from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
 from omegaconf import OmegaConf, open_dict
 
-from imbalance_lab.records import failed_record
-from imbalance_lab.train import METRICS_FILE, write_metrics
+from imbalance_lab.records import failed_record, run_status
+from imbalance_lab.train import METRICS_FILE, sweep_value, write_metrics
 
 log = logging.getLogger(__name__)
 
@@ -71,27 +74,37 @@ class _KeepsFailedJobs(plugin.BaseSubmititLauncher):
         return returns
 
     def _record_failure(self, job: Any, overrides: list[str], job_num: int) -> JobReturn:
-        assert self.hydra_context is not None and self.config is not None
-        cfg = self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
-        with open_dict(cfg.hydra.job):
-            cfg.hydra.job.num = job_num
-        out = Path(str(cfg.hydra.sweep.dir)) / str(cfg.hydra.sweep.subdir)
         state = job.watcher.get_state(job.job_id, mode="force")
         error = f"killed or crashed without a result (SLURM job {job.job_id}: {state})"
         log.error("job #%d %s; its log: %s", job_num, error, job.paths.stderr)
-        out.mkdir(parents=True, exist_ok=True)
-        if not (out / METRICS_FILE).exists():  # a record the job wrote itself wins
-            choices = OmegaConf.to_container(cfg.hydra.runtime.choices)
-            write_metrics(out, failed_record(cfg, error, choices, overrides))
-        # COMPLETED with no value, as train.py returns for a job that raised: the sweepers raise
-        # on a FAILED return, which would skip the leaderboard.
-        return JobReturn(
-            overrides=overrides,
-            working_dir=str(out),
-            task_name=str(cfg.hydra.job.name),
-            status=JobStatus.COMPLETED,
-            _return_value=None,
-        )
+        return _record_failed_job(self, overrides, job_num, error)
+
+
+def _job_config(launcher: Any, overrides: list[str], job_num: int) -> tuple[Any, Path]:
+    """A job's composed config and its run folder, as the job itself composes them."""
+    assert launcher.hydra_context is not None and launcher.config is not None
+    cfg = launcher.hydra_context.config_loader.load_sweep_config(launcher.config, overrides)
+    with open_dict(cfg.hydra.job):
+        cfg.hydra.job.num = job_num
+    return cfg, Path(str(cfg.hydra.sweep.dir)) / str(cfg.hydra.sweep.subdir)
+
+
+def _record_failed_job(launcher: Any, overrides: list[str], job_num: int, error: str) -> JobReturn:
+    """Write a failed record for a job that ended without one; its ``JobReturn``."""
+    cfg, out = _job_config(launcher, overrides, job_num)
+    out.mkdir(parents=True, exist_ok=True)
+    if not (out / METRICS_FILE).exists():  # a record the job wrote itself wins
+        choices = OmegaConf.to_container(cfg.hydra.runtime.choices)
+        write_metrics(out, failed_record(cfg, error, choices, overrides))
+    # COMPLETED with no value, as train.py returns for a job that raised: the sweepers raise
+    # on a FAILED return, which would skip the leaderboard.
+    return JobReturn(
+        overrides=overrides,
+        working_dir=str(out),
+        task_name=str(cfg.hydra.job.name),
+        status=JobStatus.COMPLETED,
+        _return_value=None,
+    )
 
 
 class SlurmLauncher(_KeepsFailedJobs, plugin.SlurmLauncher):
@@ -100,3 +113,93 @@ class SlurmLauncher(_KeepsFailedJobs, plugin.SlurmLauncher):
 
 class LocalLauncher(_KeepsFailedJobs, plugin.LocalLauncher):
     pass
+
+
+def _numbered_job(num: int, *args: Any) -> tuple[int, JobReturn]:
+    from hydra_plugins.hydra_joblib_launcher._core import execute_job
+
+    return num, execute_job(num, *args)
+
+
+class ParallelLauncher(JoblibLauncher):
+    """hydra-joblib-launcher's launcher (``hydra/launcher=parallel``), but a job whose worker
+    process dies is recorded as failed and the sweep goes on.
+
+    When a worker dies, joblib's loky executor stops every worker and fails every job it still
+    holds. The jobs that had finished keep their results; the jobs that had started (their run
+    folder exists) are recorded as failed, the one that died and any that ran beside it; the
+    jobs that had not started are launched again, in a new set of workers.
+    """
+
+    def launch(
+        self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
+    ) -> Sequence[JobReturn]:
+        """The plugin's ``launch`` (hydra-joblib-launcher 1.2), jobs returned as they end."""
+        from hydra.core.utils import configure_log, setup_globals
+        from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
+        from joblib import Parallel, delayed
+        from joblib.externals.loky.process_executor import BrokenProcessPool
+
+        setup_globals()
+        assert self.config is not None and self.task_function is not None
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        joblib_cfg = dict(self.joblib)
+        joblib_cfg["backend"] = "loky"  # the threading backend is incompatible with Hydra
+        process_joblib_cfg(joblib_cfg)
+        log.info(f"Joblib.Parallel({joblib_cfg}) is launching {len(job_overrides)} jobs")
+        log.info(f"Launching jobs, sweep output dir : {sweep_dir}")
+        jobs = {initial_job_idx + i: list(o) for i, o in enumerate(job_overrides)}
+        for num, overrides in jobs.items():
+            log.info(f"\t#{num} : {' '.join(filter_overrides(overrides))}")
+        state = Singleton.get_state()
+        context, config, task = self.hydra_context, self.config, self.task_function
+        returns: dict[int, JobReturn] = {}
+        pending = list(jobs)
+        while pending:
+            try:
+                ended = Parallel(**joblib_cfg, return_as="generator_unordered")(
+                    delayed(_numbered_job)(num, jobs[num], context, config, task, state)
+                    for num in pending
+                )
+                for num, job_return in ended:
+                    returns[num] = job_return
+                pending = []
+            except BrokenProcessPool as err:
+                log.error("a worker process of the sweep died: %s", str(err).splitlines()[0])
+                left = [n for n in pending if not self._settle(n, jobs[n], returns)]
+                if len(left) == len(pending):  # workers die before any job starts: give up
+                    for num in left:
+                        error = "its worker processes died before it started"
+                        returns[num] = _record_failed_job(self, jobs[num], num, error)
+                    left = []
+                pending = left
+        return [returns[num] for num in jobs]
+
+    def _settle(self, num: int, overrides: list[str], returns: dict[int, JobReturn]) -> bool:
+        """After a worker died: whether job ``num`` has its return now (finished, or recorded
+        as failed because it had started); False = it never started, launch it again."""
+        if num in returns:
+            return True
+        _, out = _job_config(self, overrides, num)
+        status = run_status(out)
+        if status is not None:  # it finished (or failed) as its worker pool broke
+            record = json.loads((out / METRICS_FILE).read_text()) if status == "ok" else {}
+            returns[num] = JobReturn(
+                overrides=overrides,
+                working_dir=str(out),
+                task_name=str(self.config.hydra.job.name),
+                status=JobStatus.COMPLETED,
+                _return_value=sweep_value(record) if record else None,
+            )
+            return True
+        if not out.exists():
+            return False
+        error = (
+            "killed or crashed without a result: its worker process died (killed, out of "
+            "memory?), or another job's did and the sweep's workers were stopped with it"
+        )
+        log.error("job #%d %s", num, error)
+        returns[num] = _record_failed_job(self, overrides, num, error)
+        return True
