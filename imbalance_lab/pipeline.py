@@ -33,6 +33,7 @@ from imbalance_lab.evaluation.notes import run_notes
 from imbalance_lab.evaluation.run_views import log_to_tensorboard, pr_curve
 from imbalance_lab.evaluation.threshold import ThresholdChoice, tune_threshold
 from imbalance_lab.models.module import ImbalanceClassifier
+from imbalance_lab.models.out_of_fold import fit_out_of_fold
 from imbalance_lab.models.underbagging import fit_underbagging
 from imbalance_lab.objects import (
     build,
@@ -69,15 +70,20 @@ def _callbacks(cfg: DictConfig) -> list[L.Callback]:
 def _choose_threshold(cfg: DictConfig, probs: np.ndarray, target: np.ndarray) -> ThresholdChoice:
     if cfg.threshold.mode == "fixed":
         return ThresholdChoice(float(cfg.threshold.value), "fixed")
-    if cfg.threshold.mode != "tuned":
-        raise ConfigError(f"threshold.mode={cfg.threshold.mode!r} is unknown; use fixed or tuned.")
-    return tune_threshold(
+    if cfg.threshold.mode not in ("tuned", "oof"):
+        raise ConfigError(
+            f"threshold.mode={cfg.threshold.mode!r} is unknown; use fixed, tuned or oof."
+        )
+    choice = tune_threshold(
         probs,
         target,
         metric=cfg.threshold.metric,
         min_positives=cfg.threshold.min_positives,
         default=float(cfg.threshold.value),
     )
+    if cfg.threshold.mode == "oof" and choice.rule == "tuned":
+        choice.rule = f"tuned out of fold ({cfg.threshold.folds} folds, {len(target)} rows)"
+    return choice
 
 
 @dataclass
@@ -92,6 +98,8 @@ class Fitted:
     pos_weight: float | None = None
     trainer: L.Trainer | None = None
     model: Any = None  # the network or estimator itself, for the model bundle
+    # threshold=oof: (out-of-fold probabilities, labels) of every non-test row
+    oof: tuple[np.ndarray, np.ndarray] | None = None
 
     def search(self) -> dict[str, Any] | None:
         """The Optuna trial this run was, and the epoch its pruner stopped it at (or None)."""
@@ -221,15 +229,17 @@ def run(cfg: DictConfig) -> dict[str, Any] | None:
     info = hydra_info()
     dm = build_datamodule(cfg)
     dm.setup("fit")  # resampling runs with this job's share of the cores
-    if "estimator" in cfg.model:
-        fitted = fit_estimator(cfg, dm)
-    else:
+    fit_one: Callable[[DictConfig, ImbalanceDataModule], Fitted] = fit_estimator
+    if "estimator" not in cfg.model:
         threads = training_threads(cfg.get("threads"), threads, int(dm.batch_size))
         torch.set_num_threads(threads)
-        if cfg.model.get("members"):  # model=underbagging: one network per balanced subset
-            fitted = fit_underbagging(cfg, dm, fit_network)
-        else:
-            fitted = fit_network(cfg, dm)
+        fit_one = fit_network
+    if cfg.model.get("members"):  # model=underbagging: one network per balanced subset
+        fitted = fit_underbagging(cfg, dm, fit_network)
+    elif cfg.threshold.mode == "oof":  # inner cross-validation; its models averaged
+        fitted = fit_out_of_fold(cfg, dm, fit_one)
+    else:
+        fitted = fit_one(cfg, dm)
     if fitted.trainer is not None and not fitted.trainer.is_global_zero:
         return None  # under DDP (not spawn) every rank runs this; rank 0 evaluates and reports
 
@@ -237,6 +247,8 @@ def run(cfg: DictConfig) -> dict[str, Any] | None:
     splits = {"train": dm.train_original, "val": dm.splits["val"], "test": dm.splits["test"]}
     probs = {s: fitted.predict(X) for s, (X, _) in splits.items()}
     targets = {s: y for s, (_, y) in splits.items()}
+    if fitted.oof is not None:  # threshold=oof: "val" is every non-test row, out of fold
+        probs["val"], targets["val"] = fitted.oof
     choice = _choose_threshold(cfg, probs["val"], targets["val"])  # validation only
     diagnosis = model_report(probs, targets, choice.value)
     metrics = {

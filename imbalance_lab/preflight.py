@@ -54,6 +54,8 @@ def preflight(cfg: DictConfig) -> None:
     _check_source(dm.source)
     check_sampler(dm.sampler)
     _check_threshold(cfg.threshold)
+    if cfg.threshold.get("mode") == "oof":
+        _check_out_of_fold(cfg, dm)
     if "estimator" in cfg.model:
         check_parameters(build(cfg.model.estimator, "model.estimator"), "model.estimator")
         return
@@ -161,12 +163,12 @@ def _check_loggers(cfg: DictConfig) -> None:
 
 def _check_threshold(threshold: DictConfig) -> None:
     mode = threshold.get("mode")
-    if mode not in ("fixed", "tuned"):
-        raise ConfigError(f"threshold.mode={mode!r} is unknown; use fixed or tuned.")
+    if mode not in ("fixed", "tuned", "oof"):
+        raise ConfigError(f"threshold.mode={mode!r} is unknown; use fixed, tuned or oof.")
     value = threshold.get("value")
     if not isinstance(value, (int, float)) or not 0 <= value <= 1:
         raise ConfigError(f"threshold.value={value!r} must be a probability in [0, 1].")
-    if mode == "tuned":
+    if mode in ("tuned", "oof"):
         if threshold.get("metric") not in TUNABLE:
             raise ConfigError(
                 f"threshold.metric={threshold.get('metric')!r} is unknown; use one of "
@@ -175,6 +177,26 @@ def _check_threshold(threshold: DictConfig) -> None:
         low = threshold.get("min_positives")
         if not isinstance(low, int) or low < 0:
             raise ConfigError(f"threshold.min_positives={low!r} must be a whole number >= 0.")
+
+
+def _check_out_of_fold(cfg: DictConfig, dm: Any) -> None:
+    """threshold=oof: a whole number of inner folds >= 2, on tabular data, one training per
+    fold (not under-bagging's members per fold), and no resume."""
+    folds = cfg.threshold.get("folds")
+    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
+        raise ConfigError(f"threshold.folds={folds!r} must be a whole number >= 2.")
+    if type(dm).__name__ == "ImageDataModule":
+        raise ConfigError("threshold=oof covers tables; use threshold=tuned with images.")
+    if cfg.model.get("members"):
+        raise ConfigError(
+            "threshold=oof with model=underbagging would train folds x members networks; "
+            "use threshold=tuned with model=underbagging."
+        )
+    if cfg.get("ckpt_path"):
+        raise ConfigError(
+            "ckpt_path cannot resume threshold=oof (one training per inner fold); "
+            "remove ckpt_path and run it again."
+        )
 
 
 def _check_monitor(callbacks: DictConfig) -> None:
