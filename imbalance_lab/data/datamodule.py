@@ -86,7 +86,9 @@ class ImbalanceDataModule(L.LightningDataModule):
                 f"data.batch_size={batch_size!r} must be auto or a whole number >= 1."
             )
         if scaler not in SCALERS:
-            raise ConfigError(f"data.scaler={scaler!r} is unknown; use standard, minmax or none.")
+            raise ConfigError(
+                f"data.scaler={scaler!r} is unknown; use standard, minmax, quantile or none."
+            )
         self.max_categories = check_max_categories(max_categories)
         self.source = source
         self.sampler = sampler
