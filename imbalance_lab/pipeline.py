@@ -34,6 +34,7 @@ from imbalance_lab.evaluation.run_views import log_to_tensorboard, pr_curve
 from imbalance_lab.evaluation.threshold import ThresholdChoice, tune_threshold
 from imbalance_lab.models.module import ImbalanceClassifier
 from imbalance_lab.models.out_of_fold import fit_out_of_fold
+from imbalance_lab.models.retrain import retrain_classifier
 from imbalance_lab.models.underbagging import fit_underbagging
 from imbalance_lab.objects import (
     build,
@@ -100,6 +101,7 @@ class Fitted:
     model: Any = None  # the network or estimator itself, for the model bundle
     # threshold=oof: (out-of-fold probabilities, labels) of every non-test row
     oof: tuple[np.ndarray, np.ndarray] | None = None
+    retrain: dict[str, Any] | None = None  # retrain=crt: what stage 2 saw
 
     def search(self) -> dict[str, Any] | None:
         """The Optuna trial this run was, and the epoch its pruner stopped it at (or None)."""
@@ -187,6 +189,20 @@ def fit_network(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
         checkpoint = torch.load(best, map_location="cpu", weights_only=True)
         model.load_state_dict(checkpoint["state_dict"])
         best_epoch = int(checkpoint["epoch"]) + 1  # counted from 1, as ``epochs``
+    stage2 = None
+    if (cfg.get("retrain") or {}).get("epochs"):  # retrain=crt: the last layer, balanced batches
+        r = cfg.retrain
+        stage2 = retrain_classifier(
+            model.net,
+            *dm.splits["train"],
+            epochs=int(r.epochs),
+            lr=float(r.lr),
+            weight_decay=float(r.weight_decay),
+            batch_size=int(r.batch_size or dm.batch_size),
+            reinit=bool(r.reinit),
+            seed=int(cfg.seed),
+        )
+        seconds = time.perf_counter() - start
     return Fitted(
         predict=lambda X: dm.predict_probs(model.net, X),
         train_seconds=seconds,
@@ -196,6 +212,7 @@ def fit_network(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
         pos_weight=_as_float(getattr(loss, "pos_weight", None)),
         trainer=trainer,
         model=model.net,
+        retrain=stage2,
     )
 
 
@@ -283,6 +300,7 @@ def run(cfg: DictConfig) -> dict[str, Any] | None:
         "epochs": fitted.epochs,
         "best_checkpoint": fitted.best_checkpoint,
         "best_epoch": fitted.best_epoch,
+        "retrain": fitted.retrain,
         "timings": {"resample_s": dm.resample_seconds, "train_s": fitted.train_seconds},
         "resample_cached": dm.resample_cached,
         "diagnostics": diagnosis,

@@ -25,6 +25,7 @@ from omegaconf import DictConfig
 from imbalance_lab.errors import ConfigError
 from imbalance_lab.evaluation.metrics import RANKING_METRICS, THRESHOLD_METRICS
 from imbalance_lab.evaluation.threshold import TUNABLE
+from imbalance_lab.models.retrain import last_linear
 from imbalance_lab.objects import (
     build,
     build_callbacks,
@@ -56,7 +57,13 @@ def preflight(cfg: DictConfig) -> None:
     _check_threshold(cfg.threshold)
     if cfg.threshold.get("mode") == "oof":
         _check_out_of_fold(cfg, dm)
+    retrain = _check_retrain(cfg)
     if "estimator" in cfg.model:
+        if retrain:
+            raise ConfigError(
+                "retrain=crt re-trains a network's last layer; this model is a scikit-learn "
+                "estimator: use retrain=none."
+            )
         check_parameters(build(cfg.model.estimator, "model.estimator"), "model.estimator")
         return
     loss = build(cfg.loss, "loss")
@@ -67,6 +74,9 @@ def preflight(cfg: DictConfig) -> None:
             "the loss would never re-weight; lower loss.start_epoch."
         )
     net = build(cfg.model.net, "model.net", **_input(cfg))
+    if retrain:  # the network's logit must be one linear layer's output
+        in_features = _input(cfg).get("in_features", _ANY_WIDTH)
+        last_linear(net, torch.randn(4, in_features, generator=torch.Generator().manual_seed(0)))
     _check_members(cfg)
     optimizer = build(cfg.model.optimizer, "model.optimizer")
     try:
@@ -177,6 +187,22 @@ def _check_threshold(threshold: DictConfig) -> None:
         low = threshold.get("min_positives")
         if not isinstance(low, int) or low < 0:
             raise ConfigError(f"threshold.min_positives={low!r} must be a whole number >= 0.")
+
+
+def _check_retrain(cfg: DictConfig) -> bool:
+    """retrain=crt's settings; returns whether a second stage runs."""
+    r = cfg.get("retrain") or {}
+    epochs = r.get("epochs", 0)
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+        raise ConfigError(f"retrain.epochs={epochs!r} must be a whole number >= 0.")
+    if not epochs:
+        return False
+    lr, batch = r.get("lr"), r.get("batch_size")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr <= 0:
+        raise ConfigError(f"retrain.lr={lr!r} must be a number > 0.")
+    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
+        raise ConfigError(f"retrain.batch_size={batch!r} must be a whole number >= 1, or null.")
+    return True
 
 
 def _check_out_of_fold(cfg: DictConfig, dm: Any) -> None:
