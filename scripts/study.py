@@ -3,7 +3,7 @@ and MCC of the minority class, training seconds per run, and average ranks on te
 PR-AUC with a Friedman test and Nemenyi post-hoc (autorank, the project's
 ``evaluation/statistics.py``) over (dataset, fold) blocks, from the sweep folders of
 ``python train.py -m experiment=benchmark ...``. A method is the run's command-line overrides
-minus the dataset, the fold and the settings every run shares. Blocks are folds, not datasets,
+minus the dataset, the fold and the overrides every run shares. Blocks are folds, not datasets,
 so that a reduced study of a few datasets can be ranked (autorank needs 5 blocks); folds of one
 dataset are not independent, so read its p-values as a guide.
 
@@ -28,27 +28,31 @@ from imbalance_lab.evaluation.leaderboard import load_runs
 from imbalance_lab.evaluation.statistics import cd_diagram, rank_strategies
 
 METRICS = ("f1", "pr_auc", "balanced_acc", "mcc")
-# Overrides that say where a run is, or that every run of a study shares: not the method.
-_NOT_METHOD = ("data.name", "data.fold", "seed", "experiment", "threads", "hydra", "strategy")
+# Overrides that say where a run is, not what it is.
+_WHERE = ("data.name=", "data.fold=", "seed=", "hydra")
 
 
-def method(run: dict[str, Any]) -> str:
-    """The run's method: its command-line overrides minus :data:`_NOT_METHOD`, in their order."""
-    keep = [o for o in run.get("overrides", []) if not o.lstrip("+~").startswith(_NOT_METHOD)]
-    return " ".join(keep) or "default"
+def methods(runs: Sequence[dict[str, Any]]) -> list[str]:
+    """Each run's method: its command-line overrides, in their order, minus :data:`_WHERE` and
+    those every run has (``experiment=benchmark``, ``threads=1``)."""
+    own = [
+        [o for o in r.get("overrides", []) if not o.lstrip("+~").startswith(_WHERE)] for r in runs
+    ]
+    shared = set.intersection(*(set(o) for o in own)) if own else set()
+    return [" ".join(o for o in keep if o not in shared) or "default" for keep in own]
 
 
 def study_table(runs: Sequence[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(per-method means, per-run rows)`` of the finished runs; means sorted by test F1."""
+    runs = [r for r in runs if r.get("status") == "ok"]
     rows = [
         {
-            "method": method(r),
+            "method": name,
             "block": f"{r['dataset']}/{r['fold']['fold']}",
             **{m: r["test"][m] for m in METRICS},
             "train_s": r["timings"]["train_s"] + r["timings"]["resample_s"],
         }
-        for r in runs
-        if r.get("status") == "ok"
+        for r, name in zip(runs, methods(runs), strict=True)
     ]
     if not rows:
         raise ConfigError("no finished run in these folders.")
