@@ -30,6 +30,7 @@ from sklearn.model_selection import StratifiedKFold
 from imbalance_lab.data.cache import cached_resample
 from imbalance_lab.data.resampling import class_counts
 from imbalance_lab.errors import ConfigError
+from imbalance_lab.models.networks import ProbabilityAverage, predict_probs
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +98,6 @@ def fit_out_of_fold(cfg: DictConfig, dm: Any, fit_one: Callable[[DictConfig, Any
         fits.append(fitted)
     last = fits[-1]
     if "estimator" not in cfg.model:
-        from imbalance_lab.models.networks import ProbabilityAverage, predict_probs
-
         ensemble = ProbabilityAverage([f.model for f in fits]).eval()
         last.model = ensemble
         last.predict = lambda rows: predict_probs(ensemble, rows)
