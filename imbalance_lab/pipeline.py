@@ -33,6 +33,8 @@ from imbalance_lab.evaluation.notes import run_notes
 from imbalance_lab.evaluation.run_views import log_to_tensorboard, pr_curve
 from imbalance_lab.evaluation.threshold import ThresholdChoice, tune_threshold
 from imbalance_lab.models.module import ImbalanceClassifier
+from imbalance_lab.models.out_of_fold import fit_out_of_fold
+from imbalance_lab.models.retrain import retrain_classifier
 from imbalance_lab.models.underbagging import fit_underbagging
 from imbalance_lab.objects import (
     build,
@@ -69,15 +71,20 @@ def _callbacks(cfg: DictConfig) -> list[L.Callback]:
 def _choose_threshold(cfg: DictConfig, probs: np.ndarray, target: np.ndarray) -> ThresholdChoice:
     if cfg.threshold.mode == "fixed":
         return ThresholdChoice(float(cfg.threshold.value), "fixed")
-    if cfg.threshold.mode != "tuned":
-        raise ConfigError(f"threshold.mode={cfg.threshold.mode!r} is unknown; use fixed or tuned.")
-    return tune_threshold(
+    if cfg.threshold.mode not in ("tuned", "oof"):
+        raise ConfigError(
+            f"threshold.mode={cfg.threshold.mode!r} is unknown; use fixed, tuned or oof."
+        )
+    choice = tune_threshold(
         probs,
         target,
         metric=cfg.threshold.metric,
         min_positives=cfg.threshold.min_positives,
         default=float(cfg.threshold.value),
     )
+    if cfg.threshold.mode == "oof" and choice.rule == "tuned":
+        choice.rule = f"tuned out of fold ({cfg.threshold.folds} folds, {len(target)} rows)"
+    return choice
 
 
 @dataclass
@@ -92,6 +99,9 @@ class Fitted:
     pos_weight: float | None = None
     trainer: L.Trainer | None = None
     model: Any = None  # the network or estimator itself, for the model bundle
+    # threshold=oof: (out-of-fold probabilities, labels) of every non-test row
+    oof: tuple[np.ndarray, np.ndarray] | None = None
+    retrain: dict[str, Any] | None = None  # retrain=crt: what stage 2 saw
 
     def search(self) -> dict[str, Any] | None:
         """The Optuna trial this run was, and the epoch its pruner stopped it at (or None)."""
@@ -179,6 +189,20 @@ def fit_network(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
         checkpoint = torch.load(best, map_location="cpu", weights_only=True)
         model.load_state_dict(checkpoint["state_dict"])
         best_epoch = int(checkpoint["epoch"]) + 1  # counted from 1, as ``epochs``
+    stage2 = None
+    if (cfg.get("retrain") or {}).get("epochs"):  # retrain=crt: the last layer, balanced batches
+        r = cfg.retrain
+        stage2 = retrain_classifier(
+            model.net,
+            *dm.splits["train"],
+            epochs=int(r.epochs),
+            lr=float(r.lr),
+            weight_decay=float(r.weight_decay),
+            batch_size=int(r.batch_size or dm.batch_size),
+            reinit=bool(r.reinit),
+            seed=int(cfg.seed),
+        )
+        seconds = time.perf_counter() - start
     return Fitted(
         predict=lambda X: dm.predict_probs(model.net, X),
         train_seconds=seconds,
@@ -188,6 +212,7 @@ def fit_network(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
         pos_weight=_as_float(getattr(loss, "pos_weight", None)),
         trainer=trainer,
         model=model.net,
+        retrain=stage2,
     )
 
 
@@ -221,15 +246,17 @@ def run(cfg: DictConfig) -> dict[str, Any] | None:
     info = hydra_info()
     dm = build_datamodule(cfg)
     dm.setup("fit")  # resampling runs with this job's share of the cores
-    if "estimator" in cfg.model:
-        fitted = fit_estimator(cfg, dm)
-    else:
+    fit_one: Callable[[DictConfig, ImbalanceDataModule], Fitted] = fit_estimator
+    if "estimator" not in cfg.model:
         threads = training_threads(cfg.get("threads"), threads, int(dm.batch_size))
         torch.set_num_threads(threads)
-        if cfg.model.get("members"):  # model=underbagging: one network per balanced subset
-            fitted = fit_underbagging(cfg, dm, fit_network)
-        else:
-            fitted = fit_network(cfg, dm)
+        fit_one = fit_network
+    if cfg.model.get("members"):  # model=underbagging: one network per balanced subset
+        fitted = fit_underbagging(cfg, dm, fit_network)
+    elif cfg.threshold.mode == "oof":  # inner cross-validation; its models averaged
+        fitted = fit_out_of_fold(cfg, dm, fit_one)
+    else:
+        fitted = fit_one(cfg, dm)
     if fitted.trainer is not None and not fitted.trainer.is_global_zero:
         return None  # under DDP (not spawn) every rank runs this; rank 0 evaluates and reports
 
@@ -237,6 +264,8 @@ def run(cfg: DictConfig) -> dict[str, Any] | None:
     splits = {"train": dm.train_original, "val": dm.splits["val"], "test": dm.splits["test"]}
     probs = {s: fitted.predict(X) for s, (X, _) in splits.items()}
     targets = {s: y for s, (_, y) in splits.items()}
+    if fitted.oof is not None:  # threshold=oof: "val" is every non-test row, out of fold
+        probs["val"], targets["val"] = fitted.oof
     choice = _choose_threshold(cfg, probs["val"], targets["val"])  # validation only
     diagnosis = model_report(probs, targets, choice.value)
     metrics = {
@@ -271,6 +300,7 @@ def run(cfg: DictConfig) -> dict[str, Any] | None:
         "epochs": fitted.epochs,
         "best_checkpoint": fitted.best_checkpoint,
         "best_epoch": fitted.best_epoch,
+        "retrain": fitted.retrain,
         "timings": {"resample_s": dm.resample_seconds, "train_s": fitted.train_seconds},
         "resample_cached": dm.resample_cached,
         "diagnostics": diagnosis,

@@ -25,6 +25,7 @@ from omegaconf import DictConfig
 from imbalance_lab.errors import ConfigError
 from imbalance_lab.evaluation.metrics import RANKING_METRICS, THRESHOLD_METRICS
 from imbalance_lab.evaluation.threshold import TUNABLE
+from imbalance_lab.models.retrain import last_linear
 from imbalance_lab.objects import (
     build,
     build_callbacks,
@@ -54,7 +55,15 @@ def preflight(cfg: DictConfig) -> None:
     _check_source(dm.source)
     check_sampler(dm.sampler)
     _check_threshold(cfg.threshold)
+    if cfg.threshold.get("mode") == "oof":
+        _check_out_of_fold(cfg, dm)
+    retrain = _check_retrain(cfg)
     if "estimator" in cfg.model:
+        if retrain:
+            raise ConfigError(
+                "retrain=crt re-trains a network's last layer; this model is a scikit-learn "
+                "estimator: use retrain=none."
+            )
         check_parameters(build(cfg.model.estimator, "model.estimator"), "model.estimator")
         return
     loss = build(cfg.loss, "loss")
@@ -65,6 +74,9 @@ def preflight(cfg: DictConfig) -> None:
             "the loss would never re-weight; lower loss.start_epoch."
         )
     net = build(cfg.model.net, "model.net", **_input(cfg))
+    if retrain:  # the network's logit must be one linear layer's output
+        in_features = _input(cfg).get("in_features", _ANY_WIDTH)
+        last_linear(net, torch.randn(4, in_features, generator=torch.Generator().manual_seed(0)))
     _check_members(cfg)
     optimizer = build(cfg.model.optimizer, "model.optimizer")
     try:
@@ -161,12 +173,12 @@ def _check_loggers(cfg: DictConfig) -> None:
 
 def _check_threshold(threshold: DictConfig) -> None:
     mode = threshold.get("mode")
-    if mode not in ("fixed", "tuned"):
-        raise ConfigError(f"threshold.mode={mode!r} is unknown; use fixed or tuned.")
+    if mode not in ("fixed", "tuned", "oof"):
+        raise ConfigError(f"threshold.mode={mode!r} is unknown; use fixed, tuned or oof.")
     value = threshold.get("value")
     if not isinstance(value, (int, float)) or not 0 <= value <= 1:
         raise ConfigError(f"threshold.value={value!r} must be a probability in [0, 1].")
-    if mode == "tuned":
+    if mode in ("tuned", "oof"):
         if threshold.get("metric") not in TUNABLE:
             raise ConfigError(
                 f"threshold.metric={threshold.get('metric')!r} is unknown; use one of "
@@ -175,6 +187,42 @@ def _check_threshold(threshold: DictConfig) -> None:
         low = threshold.get("min_positives")
         if not isinstance(low, int) or low < 0:
             raise ConfigError(f"threshold.min_positives={low!r} must be a whole number >= 0.")
+
+
+def _check_retrain(cfg: DictConfig) -> bool:
+    """retrain=crt's settings; returns whether a second stage runs."""
+    r = cfg.get("retrain") or {}
+    epochs = r.get("epochs", 0)
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+        raise ConfigError(f"retrain.epochs={epochs!r} must be a whole number >= 0.")
+    if not epochs:
+        return False
+    lr, batch = r.get("lr"), r.get("batch_size")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr <= 0:
+        raise ConfigError(f"retrain.lr={lr!r} must be a number > 0.")
+    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
+        raise ConfigError(f"retrain.batch_size={batch!r} must be a whole number >= 1, or null.")
+    return True
+
+
+def _check_out_of_fold(cfg: DictConfig, dm: Any) -> None:
+    """threshold=oof: a whole number of inner folds >= 2, on tabular data, one training per
+    fold (not under-bagging's members per fold), and no resume."""
+    folds = cfg.threshold.get("folds")
+    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
+        raise ConfigError(f"threshold.folds={folds!r} must be a whole number >= 2.")
+    if type(dm).__name__ == "ImageDataModule":
+        raise ConfigError("threshold=oof covers tables; use threshold=tuned with images.")
+    if cfg.model.get("members"):
+        raise ConfigError(
+            "threshold=oof with model=underbagging would train folds x members networks; "
+            "use threshold=tuned with model=underbagging."
+        )
+    if cfg.get("ckpt_path"):
+        raise ConfigError(
+            "ckpt_path cannot resume threshold=oof (one training per inner fold); "
+            "remove ckpt_path and run it again."
+        )
 
 
 def _check_monitor(callbacks: DictConfig) -> None:

@@ -24,6 +24,17 @@ def _from(data: dict[str, Any]) -> np.ndarray:
     return np.asarray(data["values"], dtype=np.float64).astype(data["dtype"])
 
 
+def _quantile_transformer(quantiles: np.ndarray, references: np.ndarray) -> Any:
+    """scikit-learn's fitted ``QuantileTransformer(output_distribution="normal")`` rebuilt from
+    its arrays, so the bundle applies the library's own interpolation (no hand-written copy)."""
+    from sklearn.preprocessing import QuantileTransformer
+
+    qt = QuantileTransformer(n_quantiles=len(references), output_distribution="normal")
+    qt.quantiles_, qt.references_ = np.asarray(quantiles), np.asarray(references)
+    qt.n_quantiles_, qt.n_features_in_ = len(references), qt.quantiles_.shape[1]
+    return qt
+
+
 @dataclass
 class FittedFeatures:
     """Raw feature rows ``(n, n_raw)`` (numeric values, categorical codes, NaN where missing)
@@ -32,13 +43,16 @@ class FittedFeatures:
     ``num``/``cat``: raw column indices of the numeric and categorical columns.
     ``fill_num``/``fill_cat``: imputed values per column (``None``: no imputation).
     ``keep``: numeric columns kept (constant ones in train are dropped), bool ``(len(num),)``.
-    ``scaler``: ``standard`` (``(x - offset) / factor``), ``minmax`` (``x * factor + offset``)
-    or ``none``, on the kept columns. ``categories``: per categorical column, the codes that get
-    a one-hot column each (all codes seen in train, or the most frequent ones when the column
-    had more than ``data.max_categories`` levels). ``other``: per categorical column, whether
-    one more column, last in its block, holds every other code (rare in train or unseen), as
-    scikit-learn's ``OneHotEncoder(max_categories=..., handle_unknown="infrequent_if_exist")``;
-    without it any other code encodes as all zeros.
+    ``scaler``: ``standard`` (``(x - offset) / factor``), ``minmax`` (``x * factor + offset``),
+    ``quantile`` (scikit-learn's ``QuantileTransformer`` to a normal distribution, ``offset``
+    its ``quantiles_`` ``(n_quantiles, n_kept)``, ``factor`` its ``references_``
+    ``(n_quantiles,)``) or ``none``, on the kept columns. ``categories``: per categorical
+    column, the codes that get a one-hot column each (all codes seen in train, or the most
+    frequent ones when the column had more than ``data.max_categories`` levels). ``other``:
+    per categorical column, whether one more column, last in its block, holds every other code
+    (rare in train or unseen), as scikit-learn's
+    ``OneHotEncoder(max_categories=..., handle_unknown="infrequent_if_exist")``; without it any
+    other code encodes as all zeros.
     """
 
     num: list[int]
@@ -78,6 +92,8 @@ class FittedFeatures:
         elif self.scaler == "minmax":
             num *= self.factor
             num += self.offset
+        elif self.scaler == "quantile":
+            num = _quantile_transformer(self.offset, self.factor).transform(num)
         return num.astype(np.float32, copy=False)
 
     def prepare(self, X: np.ndarray) -> np.ndarray:

@@ -78,6 +78,12 @@ def _features(g: _Graph, f: Any) -> str:
         if f.fill_num is not None:
             num = g.op("Where", g.op("IsNaN", num), g.const(f.fill_num.astype(f32)), num)
         num = g.columns(num, np.flatnonzero(f.keep))
+        if f.scaler == "quantile":  # a per-column piecewise-linear map then the normal's ppf
+            raise ConfigError(
+                "ONNX export covers data.scaler=standard, minmax and none; this run used "
+                "data.scaler=quantile. Score it with imbalance-lab predict, or train with "
+                "another data.scaler."
+            )
         if f.scaler == "standard":  # offset and factor cast to float32 first, as numpy does
             num = g.op("Sub", num, g.const(f.offset.astype(f32)))
             num = g.op("Div", num, g.const(f.factor.astype(f32)))
@@ -151,7 +157,7 @@ def to_onnx(model: Any) -> Any:
     kind = model.info["kind"]
     what = model.info.get("network", {}).get("class") or model.info.get("estimator", "")
     if model.info.get("network", {}).get("members"):
-        what = "underbagging (an averaged ensemble)"
+        what = "an averaged ensemble (model=underbagging or threshold=oof)"
     g = _Graph()
     x = _features(g, model.features)
     opsets = {"": OPSET}

@@ -46,11 +46,19 @@ def save_model(run_dir: Path, cfg: DictConfig, dm: Any, model: Any, results: dic
             if dm.image_shape is not None and "input_shape" in net_cfg:
                 net_cfg["input_shape"] = list(dm.image_shape)  # read from the image files
             meta["network"] = network_spec(net_cfg, dm.n_features)
-            if cfg.model.get("members"):  # model=underbagging: the members' probabilities averaged
-                meta["network"]["members"] = int(cfg.model.members)
+            # model=underbagging, threshold=oof: the members' probabilities averaged
+            if type(model).__name__ == "ProbabilityAverage":
+                meta["network"]["members"] = len(model.members)
         except ConfigError as err:
             log.warning("no model bundle written: %s", err)
             return None
+    elif not hasattr(model, "get_params"):  # threshold=oof: k estimators averaged
+        log.warning(
+            "no model bundle written: the bundle stores one scikit-learn estimator, and "
+            "threshold=oof averages %d of them; use threshold=tuned for a bundle.",
+            len(model.estimators),
+        )
+        return None
     else:
         meta["estimator"] = f"{type(model).__module__}.{type(model).__qualname__}"
     folder = write_bundle(

@@ -86,7 +86,9 @@ class ImbalanceDataModule(L.LightningDataModule):
                 f"data.batch_size={batch_size!r} must be auto or a whole number >= 1."
             )
         if scaler not in SCALERS:
-            raise ConfigError(f"data.scaler={scaler!r} is unknown; use standard, minmax or none.")
+            raise ConfigError(
+                f"data.scaler={scaler!r} is unknown; use standard, minmax, quantile or none."
+            )
         self.max_categories = check_max_categories(max_categories)
         self.source = source
         self.sampler = sampler
@@ -123,6 +125,9 @@ class ImbalanceDataModule(L.LightningDataModule):
         # The raw columns and the fitted features, kept so a model bundle can be written.
         self.schema: RawSchema | None = None
         self.features: FeatureTransform | None = None
+        # Train (before resampling) and val as the samplers see them: threshold=oof re-splits
+        # them into inner folds and resamples each inner training part.
+        self.prepared: dict[str, Split] = {}
         # The training batches and, on resume, the generator state they continue from.
         self._train_batches: TensorBatches | None = None
         self._train_generator_state: torch.Tensor | None = None
@@ -173,6 +178,7 @@ class ImbalanceDataModule(L.LightningDataModule):
                 self.max_categories,
             )
         X_train, y_train = features.prepare(train[0]), train[1]
+        self.prepared = {"train": (X_train, y_train), "val": (features.prepare(val[0]), val[1])}
         self.counts["train_before"] = class_counts(y_train)
         # Kept to diagnose the model on the rows it learnt from, before resampling.
         self.train_original = (features.encode(X_train), y_train)
@@ -195,7 +201,7 @@ class ImbalanceDataModule(L.LightningDataModule):
         self.counts["test"] = class_counts(test[1])
         self.splits = {
             "train": (features.encode(X_train), y_train),
-            "val": (features(val[0]), val[1]),
+            "val": (features.encode(self.prepared["val"][0]), val[1]),
             "test": (features(test[0]), test[1]),
         }
         log.info("class counts %s", self.counts)

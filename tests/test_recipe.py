@@ -1,0 +1,15 @@
+"""recipe=strong: one word for the recommended network recipe, each part overridable."""
+
+from __future__ import annotations
+
+from imbalance_lab.preflight import preflight
+
+
+def test_recipe_strong_composes_the_recipe_and_passes_preflight(make_cfg) -> None:
+    cfg = make_cfg("recipe=strong", tiny=False)
+    assert cfg.model.net._target_.endswith(".MLP")
+    assert cfg.threshold.mode == "oof" and cfg.threshold.folds == 5
+    assert cfg.sampler._target_ == "imblearn.FunctionSampler"  # sampler=none
+    preflight(cfg)
+    mine = make_cfg("recipe=strong", "threshold.folds=3", "model=hgb", tiny=False)
+    assert mine.threshold.folds == 3 and "estimator" in mine.model  # the user's word wins
