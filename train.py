@@ -1,6 +1,6 @@
 """Train one configuration, or sweep many with -m. See README.md and conf/train.yaml."""
 
-from imbalance_lab.train import main
+from imbalance_lab.train import cli
 
 if __name__ == "__main__":
-    main()
+    cli()

@@ -36,6 +36,7 @@ from hydra.types import HydraContext, RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from imbalance_lab.errors import ConfigError, ConfigExit
+from imbalance_lab.plugins import register_plugins
 from imbalance_lab.rundir import METRICS_FILE, claimed, release
 from imbalance_lab.train import CONF_DIR, main
 
@@ -50,6 +51,7 @@ def _hydra() -> Iterator[Any]:
     saved = GlobalHydra.instance().hydra if GlobalHydra.instance().is_initialized() else None
     held = claimed()
     GlobalHydra.instance().clear()
+    register_plugins()
     try:
         # job_name as for `python train.py`: it names the job's log file and hydra.job.name.
         with initialize_config_dir(str(CONF_DIR), job_name="train", version_base="1.3"):

@@ -32,6 +32,9 @@ LOCK_FILE = ".lock"
 # Open lock files of the folders this process holds, by resolved path: a second claim of a
 # folder the process already holds is a no-op (a second flock on a new descriptor would fail).
 _HELD: dict[Path, int] = {}
+# What this process began once Hydra had composed its configuration: True for a run, the folder
+# of a sweep (whose jobs Hydra composes later, one by one), False before either.
+_STARTED: list[bool | Path] = [False]
 
 
 def _worker_rank() -> bool:
@@ -133,6 +136,16 @@ def _taken(path: Path, setting: str) -> ConfigError:
     return ConfigError(f"{setting}={path} cannot be used: {_describe(path)}. {_new(setting)}")
 
 
+def started() -> bool:
+    """Whether this process began a run, or a sweep that launched a job: by then Hydra had
+    composed the configuration. A sweep whose jobs' settings Hydra cannot compose (``-m
+    sampler=smote,nope``) fails before its first job folder exists."""
+    begun = _STARTED[0]
+    if isinstance(begun, Path):
+        return begun.is_dir() and any(p.is_dir() for p in begun.iterdir())
+    return begun
+
+
 def claimed() -> set[Path]:
     """The folders this process holds (resolved paths)."""
     return set(_HELD)
@@ -178,6 +191,7 @@ class RunFolderCallback(Callback):
                 claim(_pin(config.hydra.run, "dir"), "hydra.run.dir")
         except ConfigError as err:
             _refuse(err)
+        _STARTED[0] = True
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         try:
@@ -193,6 +207,7 @@ class RunFolderCallback(Callback):
                     f"hydra.sweep.subdir={subdir} names one folder for every job of the sweep; "
                     "their results would mix. Leave it at its default (${hydra.job.num})."
                 )
-            claim(_pin(config.hydra.sweep, "dir"), "hydra.sweep.dir")
+            folder = claim(_pin(config.hydra.sweep, "dir"), "hydra.sweep.dir")
         except ConfigError as err:
             _refuse(err)
+        _STARTED[0] = Path(folder)

@@ -18,10 +18,10 @@ import hydra
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
-from imbalance_lab.errors import ConfigError, ConfigExit
+from imbalance_lab.errors import ConfigError, ConfigExit, first_line
 from imbalance_lab.records import error_summary, failed_record, hydra_info, root_cause
 from imbalance_lab.run_names import tensorboard_dir  # noqa: F401  (registers its resolver)
-from imbalance_lab.rundir import METRICS_FILE, claim, release
+from imbalance_lab.rundir import METRICS_FILE, claim, release, started
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,43 @@ def _user_error(message: str) -> None:
     """Stop a single run on a mistake the user can fix: the message alone, exit status 2."""
     print(f"error: {message}", file=sys.stderr)
     raise ConfigExit(ConfigError(message))
+
+
+def cli() -> None:
+    """``python train.py [-m] OVERRIDES`` / ``imbalance-lab-train``: Hydra's command line around
+    :func:`main`, with the project's plugins registered and exit status 2 for a configuration
+    Hydra cannot compose (an unknown option such as ``sampler=nope``, a mistyped override),
+    like every other mistake in the settings. Hydra itself exits 1 for those; a run or sweep
+    that started and failed keeps Hydra's status."""
+    from imbalance_lab.plugins import register_plugins
+
+    _check_override_syntax()
+    register_plugins()
+    try:
+        main()
+    except SystemExit as stop:
+        if stop.code == 1 and not started():
+            raise SystemExit(2) from None
+        raise
+
+
+def _check_override_syntax() -> None:
+    """Exit 2 naming the first override of the command line Hydra's grammar cannot read
+    (``seed=1=2``): Hydra's own message gives the grammar's complaint but not the override."""
+    from hydra._internal.utils import get_args_parser
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    overrides, _ = get_args_parser().parse_known_args()
+    parser = OverridesParser.create()
+    for override in overrides.overrides:
+        try:
+            parser.parse_overrides([override])
+        except OverrideParseException as err:
+            _user_error(
+                f"the override {override!r} cannot be read: {first_line(err)} (the grammar: "
+                "https://hydra.cc/docs/advanced/override_grammar/basic/)"
+            )
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TINY, run_cli
+from conftest import ENV, ROOT, TINY, run_cli
 from imblearn import FunctionSampler
 
 from imbalance_lab.data import ImbalanceDataModule, TabularData, load_keel
@@ -115,3 +117,23 @@ def test_single_run_user_error_is_one_message(tmp_path: Path) -> None:
     assert proc.stderr.strip().startswith("error: ") and "data.val_size=0.9" in proc.stderr
     # The failure is recorded, as in a sweep.
     assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "failed"
+
+
+@pytest.mark.parametrize("args", [["sampler=nope"], ["-m", "sampler=none,nope"], ["seed=1=2"]])
+def test_settings_hydra_cannot_compose_exit_2_before_any_run(args: list[str], tmp_path) -> None:
+    """An unknown option or a malformed override is a mistake in the settings like any other:
+    exit status 2 (Hydra alone exits 1), from any working directory, with no run started."""
+    env = {k: v for k, v in ENV.items() if k != "HYDRA_FULL_ERROR"}  # as a user runs it
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    assert "sampler/nope" in proc.stderr or "override 'seed=1=2' cannot be read" in proc.stderr
+    assert not list(tmp_path.glob("logs/**/metrics.json"))
+    assert not [p for p in tmp_path.glob("logs/**/*") if p.is_dir() and p.name.isdigit()]
