@@ -52,6 +52,9 @@ class LastCheckpoint(ModelCheckpoint):
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         now = time.monotonic()
         due = self._written is None or now - self._written >= self.every_seconds
+        # Every process must take the same decision: writing a checkpoint is collective under
+        # DDP (broadcast and barrier), and the processes' clocks differ near a boundary.
+        due = trainer.strategy.broadcast(due, src=0)
         if due or final_epoch(trainer):
             super().on_train_epoch_end(trainer, pl_module)
             self._written = now

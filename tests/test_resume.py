@@ -17,6 +17,8 @@ import imbalance_lab
 ARGS = [
     "seed=1", "trainer.max_epochs=40", "trainer.accelerator=cpu", "logger=none",
     "print_table=false", "figures=false", "threads=1", "data.cache_dir=null",
+    # last.ckpt after every epoch, so a kill mid-run resumes mid-run (not from epoch 0).
+    "callbacks.last_checkpoint.every_seconds=0",
 ]  # fmt: skip
 # What may differ between a run and its resume: how long it took.
 INCIDENTAL = {"timings"}
