@@ -13,3 +13,10 @@ def test_recipe_strong_composes_the_recipe_and_passes_preflight(make_cfg) -> Non
     preflight(cfg)
     mine = make_cfg("recipe=strong", "threshold.folds=3", "model=hgb", tiny=False)
     assert mine.threshold.folds == 3 and "estimator" in mine.model  # the user's word wins
+
+
+def test_a_strategy_beside_the_recipe_sets_its_sampler_and_loss(make_cfg) -> None:
+    """recipe=strong strategy=smote is the recipe with SMOTE, not the recipe labelled smote."""
+    cfg = make_cfg("recipe=strong", "strategy=smote", tiny=False)
+    assert cfg.sampler._target_ == "imblearn.over_sampling.SMOTE"
+    assert cfg.threshold.mode == "oof"  # the recipe's other parts stay
