@@ -202,6 +202,14 @@ def _check_retrain(cfg: DictConfig) -> bool:
         raise ConfigError(f"retrain.lr={lr!r} must be a number > 0.")
     if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
         raise ConfigError(f"retrain.batch_size={batch!r} must be a whole number >= 1, or null.")
+    decay = r.get("weight_decay", 0.0)
+    if isinstance(decay, bool) or not isinstance(decay, (int, float)) or decay < 0:
+        raise ConfigError(f"retrain.weight_decay={decay!r} must be a number >= 0.")
+    if is_image_data(cfg):  # stage 2 re-trains on the training rows held in memory
+        raise ConfigError(
+            "retrain=crt re-trains on training rows held in memory, and data=images reads its "
+            "images from files; use retrain=none with data=images."
+        )
     return True
 
 

@@ -70,6 +70,7 @@ def test_a_crt_run_records_its_second_stage(make_cfg) -> None:
         (["model=hgb"], "scikit-learn estimator"),
         (["retrain.lr=0"], r"retrain\.lr=0"),
         (["retrain.epochs=-1"], r"retrain\.epochs=-1"),
+        (["retrain.weight_decay=-1"], r"retrain\.weight_decay=-1"),
     ],
 )
 def test_bad_crt_settings_are_refused(overrides, message, make_cfg) -> None:
