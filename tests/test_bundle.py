@@ -91,6 +91,22 @@ def _test_rows(X, y: np.ndarray):
     return rows, y_test
 
 
+def check_averaged_bundle(folder: Path, results: dict, members: int) -> None:
+    """The bundle in ``folder`` averages ``members`` networks and scores the run's test rows
+    (TINY's synthetic data, seed 0) to the run's own test metrics."""
+    from imbalance_lab.data.sources import make_synthetic
+    from imbalance_lab.evaluation.metrics import binary_metrics
+    from imbalance_lab.models.networks import ProbabilityAverage
+
+    model = load_model(folder)
+    assert isinstance(model._net, ProbabilityAverage) and len(model._net.members) == members
+    data = make_synthetic(600, 6, 4, 0.1, random_state=0)
+    rows, y_test = _test_rows(data.X, data.y)
+    probs = model.predict_proba(rows)
+    again = binary_metrics(torch.from_numpy(probs), torch.from_numpy(y_test), model.threshold)
+    assert again == {k: v for k, v in results["test"].items() if k != "ece"}
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_bundle_reproduces_the_runs_test_metrics(kind: str, trained) -> None:
     run_dir, X, y = trained(kind)

@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
-from test_bundle import _test_rows
+from test_bundle import check_averaged_bundle
 
-from imbalance_lab import load_model, pipeline
+from imbalance_lab import pipeline
 from imbalance_lab.data.datamodule import ImbalanceDataModule
-from imbalance_lab.data.sources import make_synthetic
 from imbalance_lab.errors import ConfigError
-from imbalance_lab.evaluation.metrics import binary_metrics
-from imbalance_lab.models.networks import ProbabilityAverage
 from imbalance_lab.models.out_of_fold import inner_folds
 from imbalance_lab.preflight import preflight
 
@@ -81,13 +77,7 @@ def test_the_threshold_never_reads_test_rows(make_cfg, monkeypatch) -> None:
 
 def test_the_bundle_averages_the_fold_models_as_the_run_did(make_cfg, tmp_path) -> None:
     results = pipeline.run(make_cfg("threshold=oof", "threshold.folds=3", "seed=0"))
-    model = load_model(tmp_path)
-    assert isinstance(model._net, ProbabilityAverage) and len(model._net.members) == 3
-    data = make_synthetic(600, 6, 4, 0.1, random_state=0)
-    rows, y_test = _test_rows(data.X, data.y)
-    probs = model.predict_proba(rows)
-    again = binary_metrics(torch.from_numpy(probs), torch.from_numpy(y_test), model.threshold)
-    assert again == {k: v for k, v in results["test"].items() if k != "ece"}
+    check_averaged_bundle(tmp_path, results, members=3)
 
 
 @pytest.mark.parametrize(

@@ -6,12 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_bundle import _test_rows
+from test_bundle import check_averaged_bundle
 
-from imbalance_lab import load_model, pipeline
-from imbalance_lab.data.sources import make_synthetic
+from imbalance_lab import pipeline
 from imbalance_lab.errors import ConfigError
-from imbalance_lab.evaluation.metrics import binary_metrics
 from imbalance_lab.models.networks import MLP, ProbabilityAverage
 from imbalance_lab.models.underbagging import balanced_subsets
 from imbalance_lab.preflight import preflight
@@ -59,13 +57,7 @@ def test_each_member_trains_on_balanced_data_and_the_bundle_averages_them(
     for _, y in seen:
         assert np.bincount(y.astype(int)).tolist() == [n_pos, n_pos]  # balanced, every positive
     assert len({X[y == 0].tobytes() for X, y in seen}) == 3  # each its own negatives
-    model = load_model(tmp_path)
-    assert isinstance(model._net, ProbabilityAverage) and len(model._net.members) == 3
-    data = make_synthetic(600, 6, 4, 0.1, random_state=0)
-    rows, y_test = _test_rows(data.X, data.y)
-    probs = model.predict_proba(rows)
-    again = binary_metrics(torch.from_numpy(probs), torch.from_numpy(y_test), model.threshold)
-    assert again == {k: v for k, v in results["test"].items() if k != "ece"}
+    check_averaged_bundle(tmp_path, results, members=3)
 
 
 @pytest.mark.parametrize(
