@@ -100,12 +100,14 @@ def bundle_cli(*args: str, columns: int | None = None) -> subprocess.CompletedPr
     )
 
 
-def run_cli(*args: str, cwd: Path = ROOT, check: bool = True) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, cwd: Path = ROOT, check: bool = True, env: dict[str, str] = ENV
+) -> subprocess.CompletedProcess:
     """``python train.py ARGS`` in a subprocess, as a user runs it."""
     proc = subprocess.run(
         [sys.executable, str(ROOT / "train.py"), *args],
         cwd=cwd,
-        env=ENV,
+        env=env,
         capture_output=True,
         text=True,
         timeout=600,

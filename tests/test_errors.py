@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ENV, ROOT, TINY, run_cli
+from conftest import ENV, TINY, run_cli
 from imblearn import FunctionSampler
 
 from imbalance_lab.data import ImbalanceDataModule, TabularData, load_keel
@@ -124,14 +122,7 @@ def test_settings_hydra_cannot_compose_exit_2_before_any_run(args: list[str], tm
     """An unknown option or a malformed override is a mistake in the settings like any other:
     exit status 2 (Hydra alone exits 1), from any working directory, with no run started."""
     env = {k: v for k, v in ENV.items() if k != "HYDRA_FULL_ERROR"}  # as a user runs it
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "train.py"), *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = run_cli(*args, cwd=tmp_path, check=False, env=env)
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
     assert "sampler/nope" in proc.stderr or "override 'seed=1=2' cannot be read" in proc.stderr
