@@ -235,10 +235,24 @@ def fit_estimator(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
     )
 
 
+def draws_figures(cfg: DictConfig) -> bool:
+    """Whether a run draws its figures (``figures``): true, false, or auto = a single run
+    does and a sweep's job does not (the sweep's leaderboard draws the comparison, and four
+    figures cost about as much as a KEEL-size job's training). Raises ``ConfigError`` for any
+    other value."""
+    setting = cfg.get("figures", "auto")
+    if setting == "auto":
+        return not hydra_info()["multirun"]
+    if not isinstance(setting, bool):
+        raise ConfigError(f"figures={setting!r} is unknown; use auto, true or false.")
+    return setting
+
+
 def run(cfg: DictConfig) -> dict[str, Any] | None:
     """Train and evaluate one configuration; returns what goes into metrics.json (None on the
     non-zero ranks of a distributed run)."""
     preflight(cfg)  # every setting checked before the data is loaded or resampled
+    draw = draws_figures(cfg)
     threads = resolve_threads(cfg.get("threads"))
     torch.set_num_threads(threads)
     threadpool_limits(threads)  # numpy/scipy BLAS used by the samplers
@@ -320,14 +334,14 @@ def run(cfg: DictConfig) -> dict[str, Any] | None:
             lg.save()  # after fit the trainer no longer flushes (CSVLogger buffers its rows)
     figures, images = {}, {}
     figure_files: list[Path] = []
-    if cfg.get("figures", True):  # matplotlib is imported only here, in a run that draws
+    if draw:  # matplotlib is imported only here, in a run that draws
         from imbalance_lab.evaluation.run_views import run_figures, save_figures
 
         two_d = dm.train_original if dm.n_features == 2 else None
         figures = run_figures(results, probs, targets, fitted.predict, X_2d=two_d)
         images = save_figures(figures, Path(cfg.paths.output_dir))
         figure_files = [Path(cfg.paths.output_dir) / f"{name}.png" for name in figures]
-    if cfg.get("figures", True) and isinstance(splits["test"][0], ImageFiles):
+    if draw and isinstance(splits["test"][0], ImageFiles):
         misclassified_minority(
             splits["test"][0], probs["test"], choice.value, Path(cfg.paths.output_dir), trainer
         )

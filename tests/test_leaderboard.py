@@ -25,7 +25,7 @@ def sweeps(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     # In this process, through the Python API: what `train.py -m` runs (tests/test_api.py).
     good = tmp_path_factory.mktemp("sweep")
     imbalance_lab.sweep(["sampler=none,random_over", "seed=1,2"],
-                        [*TINY, SERIAL, f"hydra.sweep.dir={good}"])  # fmt: skip
+                        [*TINY, SERIAL, "figures=true", f"hydra.sweep.dir={good}"])  # fmt: skip
     bad = tmp_path_factory.mktemp("failing")
     imbalance_lab.sweep(["seed=1"], [*TINY, SERIAL, "data.n_samples=40", f"hydra.sweep.dir={bad}"])
     return good, bad
@@ -41,6 +41,8 @@ def test_sweep_ends_in_leaderboard_and_plots(sweeps) -> None:
         assert data[:8] == PNG and len(data) > 5000
     assert "±" in (good / "leaderboard.md").read_text()
     assert "sampler=random_over" in (good / "report.html").read_text()  # the one-page report
+    # figures=true: each job draws its own figures too (figures=auto leaves them to the sweep).
+    assert len(list(good.glob("*/confusion_matrix.png"))) == 4
 
 
 def test_means_and_stds_match_the_runs(sweeps) -> None:

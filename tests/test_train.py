@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from conftest import TINY, run_cli
 
-from imbalance_lab.pipeline import run
+from imbalance_lab.errors import ConfigError
+from imbalance_lab.pipeline import draws_figures, run
 
 FOUR = ("acc", "precision", "recall", "f1")
 
@@ -54,6 +55,16 @@ def test_multirun_two_jobs_and_leaderboard(tmp_path: Path) -> None:
     over = next(r for r in runs if r["choices"]["sampler"] == "random_over")
     assert over["class_counts"]["train"]["1"] == over["class_counts"]["train"]["0"]
     assert "sampler=random_over" in (tmp_path / "leaderboard.md").read_text()
+    # figures=auto: the sweep draws its comparison, its jobs draw none of their own.
+    assert (tmp_path / "metrics_bars.png").is_file()
+    assert not list(tmp_path.glob("*/*.png"))
+
+
+def test_figures_setting(make_cfg) -> None:
+    assert draws_figures(make_cfg("figures=auto"))  # a single run draws
+    assert not draws_figures(make_cfg("figures=false"))
+    with pytest.raises(ConfigError, match=r"figures='yes' is unknown; use auto, true or false"):
+        draws_figures(make_cfg("figures=yes"))
 
 
 @pytest.mark.parametrize(
