@@ -115,10 +115,53 @@ class LocalLauncher(_KeepsFailedJobs, plugin.LocalLauncher):
     pass
 
 
-def _numbered_job(num: int, *args: Any) -> tuple[int, JobReturn]:
+def _import_training_stack() -> None:
+    """Run in a sweep worker as it starts: what every job imports (torch, Lightning, the
+    samplers; ~5 s), done while the launching process still composes the jobs' configs."""
+    import imbalance_lab.pipeline  # noqa: F401
+
+
+def _import_leaderboard() -> None:
+    """The leaderboard's imports (pandas, matplotlib, the report; ~2 s), done in the launching
+    process while it waits for the jobs, instead of after the last one."""
+    try:
+        import imbalance_lab.evaluation.leaderboard  # noqa: F401
+    except Exception:  # the sweep-end callback imports it again and reports the error
+        log.debug("the leaderboard's imports failed", exc_info=True)
+
+
+def _numbered_job(
+    num: int,
+    overrides: list[str],
+    context: Any,
+    config: Any,
+    task: Any,
+    state: Any,
+    composed: Any = None,
+) -> tuple[int, JobReturn]:
+    """Run job ``num`` in a worker: hydra-joblib-launcher's ``execute_job``, but with the job's
+    config as the launching process composed it when there is one (composing costs a KEEL-size
+    job about as much as a fifth of its training, and the sweeper has done it already)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.core.utils import run_job, setup_globals
     from hydra_plugins.hydra_joblib_launcher._core import execute_job
 
-    return num, execute_job(num, *args)
+    if composed is None:
+        return num, execute_job(num, overrides, context, config, task, state)
+    setup_globals()
+    Singleton.set_state(state)
+    with open_dict(composed):
+        composed.hydra.job.id = f"{composed.hydra.job.name}_{num}"
+        composed.hydra.job.num = num
+    HydraConfig.instance().set_config(composed)
+    job_return = run_job(
+        hydra_context=context,
+        config=composed,
+        task_function=task,
+        job_dir_key="hydra.sweep.dir",
+        job_subdir_key="hydra.sweep.subdir",
+    )
+    return num, job_return
 
 
 class ParallelLauncher(JoblibLauncher):
@@ -129,14 +172,73 @@ class ParallelLauncher(JoblibLauncher):
     holds. The jobs that had finished keep their results; the jobs that had started (their run
     folder exists) are recorded as failed, the one that died and any that ran beside it; the
     jobs that had not started are launched again, in a new set of workers.
+
+    The workers start when the sweep does and import the training stack at once, while this
+    process checks every job's config; joblib keeps them for the jobs. The configs the sweeper
+    composed to check them are the ones the jobs run with: a worker does not compose its
+    job's config again.
     """
+
+    def setup(self, *, hydra_context: Any, task_function: Any, config: Any) -> None:
+        """The plugin's ``setup``, and the sweep's worker processes started."""
+        super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
+        self._composed: dict[tuple[str, ...], Any] = {}
+        self._keep_composed(True)
+        self._warming: Any = None
+        try:
+            from joblib import Parallel, delayed, effective_n_jobs
+
+            settings = self._joblib_settings()
+            workers = effective_n_jobs(settings["n_jobs"])
+            self._warming = Parallel(**settings, return_as="generator_unordered")(
+                delayed(_import_training_stack)() for _ in range(workers)
+            )
+        except Exception:  # a head start only: the jobs start their workers anyway
+            log.debug("sweep workers not started ahead of the jobs", exc_info=True)
+
+    def _keep_composed(self, keep: bool) -> None:
+        """Keep (or stop keeping) each job config the sweeper composes when it checks a batch
+        (``Sweeper.validate_batch_is_legal``), by the job's overrides. Stopped while jobs are
+        sent to the workers: the config loader travels with each job, and must travel plain."""
+        loader = self.hydra_context.config_loader if self.hydra_context else None
+        if loader is None:
+            return
+        vars(loader).pop("load_sweep_config", None)
+        if not keep:
+            return
+        compose, kept = loader.load_sweep_config, self._composed
+
+        def compose_and_keep(master_config: Any, sweep_overrides: list[str]) -> Any:
+            composed = compose(master_config, sweep_overrides)
+            kept[tuple(sweep_overrides)] = composed
+            return composed
+
+        loader.load_sweep_config = compose_and_keep
+
+    def _joblib_settings(self) -> dict[str, Any]:
+        from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
+
+        settings = dict(self.joblib)
+        settings["backend"] = "loky"  # the threading backend is incompatible with Hydra
+        process_joblib_cfg(settings)
+        return settings
+
+    def _warmed(self) -> None:
+        """Wait for the workers' head start: joblib reuses them once that call has ended."""
+        warming, self._warming = getattr(self, "_warming", None), None
+        try:
+            for _ in warming or ():
+                pass
+        except Exception:  # the jobs meet the same error and record it
+            log.debug("the sweep workers' imports failed", exc_info=True)
 
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
     ) -> Sequence[JobReturn]:
         """The plugin's ``launch`` (hydra-joblib-launcher 1.2), jobs returned as they end."""
+        import threading
+
         from hydra.core.utils import configure_log, setup_globals
-        from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
         from joblib import Parallel, delayed
         from joblib.externals.loky.process_executor import BrokenProcessPool
 
@@ -145,22 +247,27 @@ class ParallelLauncher(JoblibLauncher):
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        joblib_cfg = dict(self.joblib)
-        joblib_cfg["backend"] = "loky"  # the threading backend is incompatible with Hydra
-        process_joblib_cfg(joblib_cfg)
+        joblib_cfg = self._joblib_settings()
+        jobs = {initial_job_idx + i: list(o) for i, o in enumerate(job_overrides)}
+        self._keep_composed(False)
+        composed = {n: self._composed.pop(tuple(o), None) for n, o in jobs.items()}
+        self._composed.clear()
+        self._warmed()
         log.info(f"Joblib.Parallel({joblib_cfg}) is launching {len(job_overrides)} jobs")
         log.info(f"Launching jobs, sweep output dir : {sweep_dir}")
-        jobs = {initial_job_idx + i: list(o) for i, o in enumerate(job_overrides)}
         for num, overrides in jobs.items():
             log.info(f"\t#{num} : {' '.join(filter_overrides(overrides))}")
         state = Singleton.get_state()
         context, config, task = self.hydra_context, self.config, self.task_function
         returns: dict[int, JobReturn] = {}
         pending = list(jobs)
+        threading.Thread(target=_import_leaderboard, daemon=True).start()
         while pending:
             try:
                 ended = Parallel(**joblib_cfg, return_as="generator_unordered")(
-                    delayed(_numbered_job)(num, jobs[num], context, config, task, state)
+                    delayed(_numbered_job)(
+                        num, jobs[num], context, config, task, state, composed[num]
+                    )
                     for num in pending
                 )
                 for num, job_return in ended:
@@ -175,6 +282,7 @@ class ParallelLauncher(JoblibLauncher):
                         returns[num] = _record_failed_job(self, jobs[num], num, error)
                     left = []
                 pending = left
+        self._keep_composed(True)  # for the sweeper's next batch
         return [returns[num] for num in jobs]
 
     def _settle(self, num: int, overrides: list[str], returns: dict[int, JobReturn]) -> bool:
