@@ -139,6 +139,11 @@ def main(cfg: DictConfig) -> float | None:
 
 def _run(cfg: DictConfig, output_dir: Path) -> float | None:
     try:
+        from imbalance_lab.settings_check import check_settings
+
+        # The settings that need no torch first: a mistake there is reported in a second, before
+        # the pipeline imports torch and Lightning (several seconds).
+        check_settings(cfg)
         from imbalance_lab.pipeline import run  # heavy imports only once the config is valid
 
         results = run(cfg)

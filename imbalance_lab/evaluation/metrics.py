@@ -20,10 +20,23 @@ from torchmetrics.functional.classification import (
     binary_confusion_matrix,
 )
 
-THRESHOLD_METRICS = ("acc", "precision", "recall", "f1")
-RANKING_METRICS = ("pr_auc", "roc_auc")
-BALANCED_METRICS = ("mcc", "balanced_acc", "g_mean")
-ALL_METRICS = THRESHOLD_METRICS + RANKING_METRICS + BALANCED_METRICS
+from imbalance_lab.evaluation.names import (
+    ALL_METRICS,
+    BALANCED_METRICS,
+    RANKING_METRICS,
+    THRESHOLD_METRICS,
+)
+
+__all__ = [
+    "ALL_METRICS",
+    "BALANCED_METRICS",
+    "RANKING_METRICS",
+    "THRESHOLD_METRICS",
+    "binary_metrics",
+    "confusion_counts",
+    "counts_to_metrics",
+    "epoch_metrics",
+]
 
 
 def epoch_metrics() -> MetricCollection:

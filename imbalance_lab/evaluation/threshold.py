@@ -9,8 +9,9 @@ import torch
 
 from imbalance_lab.errors import ConfigError
 from imbalance_lab.evaluation.metrics import counts_to_metrics
+from imbalance_lab.evaluation.names import TUNABLE
 
-TUNABLE = ("f1", "mcc", "balanced_acc", "g_mean")
+__all__ = ["TUNABLE", "ThresholdChoice", "tune_threshold"]
 
 
 @dataclass
