@@ -238,14 +238,10 @@ def fit_estimator(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
 def draws_figures(cfg: DictConfig) -> bool:
     """Whether a run draws its figures (``figures``): true, false, or auto = a single run
     does and a sweep's job does not (the sweep's leaderboard draws the comparison, and four
-    figures cost about as much as a KEEL-size job's training). Raises ``ConfigError`` for any
-    other value."""
+    figures cost about as much as a KEEL-size job's training). The value is checked by the
+    pre-flight (``settings_check``)."""
     setting = cfg.get("figures", "auto")
-    if setting == "auto":
-        return not hydra_info()["multirun"]
-    if not isinstance(setting, bool):
-        raise ConfigError(f"figures={setting!r} is unknown; use auto, true or false.")
-    return setting
+    return not hydra_info()["multirun"] if setting == "auto" else bool(setting)
 
 
 def run(cfg: DictConfig) -> dict[str, Any] | None:

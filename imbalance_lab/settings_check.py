@@ -83,6 +83,9 @@ def _check_run(cfg: DictConfig) -> None:
     threads = cfg.get("threads")
     if threads not in (None, "auto") and not (isinstance(threads, int) and threads >= 1):
         raise ConfigError(f"threads={threads!r} must be auto or a whole number >= 1.")
+    figures = cfg.get("figures", "auto")
+    if figures != "auto" and not isinstance(figures, bool):
+        raise ConfigError(f"figures={figures!r} is unknown; use auto, true or false.")
     # train.py checks a resume fully first (resume.check_resume); this covers pipeline.run
     # called directly.
     ckpt = cfg.get("ckpt_path")
