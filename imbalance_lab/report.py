@@ -13,7 +13,7 @@ from pathlib import Path
 
 from imbalance_lab.errors import ConfigError
 from imbalance_lab.evaluation.leaderboard import load_runs, write_report
-from imbalance_lab.evaluation.metrics import ALL_METRICS
+from imbalance_lab.evaluation.names import ALL_METRICS
 from imbalance_lab.evaluation.statistics import SELECT_ON
 
 

@@ -87,9 +87,11 @@ def cli() -> None:
     like every other mistake in the settings. Hydra itself exits 1 for those; a run or sweep
     that started and failed keeps Hydra's status."""
     from imbalance_lab.plugins import register_plugins
+    from imbalance_lab.quick_exit import exit_quickly
 
     _check_override_syntax()
     register_plugins()
+    exit_quickly()
     try:
         main()
     except SystemExit as stop:

@@ -119,6 +119,9 @@ def _import_training_stack() -> None:
     """Run in a sweep worker as it starts: what every job imports (torch, Lightning, the
     samplers; ~5 s), done while the launching process still composes the jobs' configs."""
     import imbalance_lab.pipeline  # noqa: F401
+    from imbalance_lab.quick_exit import exit_quickly
+
+    exit_quickly()
 
 
 def _import_leaderboard() -> None:
@@ -145,6 +148,10 @@ def _numbered_job(
     from hydra.core.hydra_config import HydraConfig
     from hydra.core.utils import run_job, setup_globals
     from hydra_plugins.hydra_joblib_launcher._core import execute_job
+
+    from imbalance_lab.quick_exit import exit_quickly
+
+    exit_quickly()  # a worker that missed the head start (_import_training_stack)
 
     if composed is None:
         return num, execute_job(num, overrides, context, config, task, state)

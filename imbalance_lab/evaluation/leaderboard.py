@@ -20,7 +20,7 @@ from rich.table import Table
 from imbalance_lab.errors import ConfigError
 from imbalance_lab.evaluation import plots
 from imbalance_lab.evaluation.html_report import write_html
-from imbalance_lab.evaluation.metrics import ALL_METRICS
+from imbalance_lab.evaluation.names import ALL_METRICS
 from imbalance_lab.evaluation.notes import configuration_notes
 from imbalance_lab.evaluation.statistics import write_comparison
 from imbalance_lab.evaluation.tables import print_notes

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from imbalance_lab.evaluation.metrics import THRESHOLD_METRICS
+from imbalance_lab.evaluation.names import THRESHOLD_METRICS
 
 # The bars of the leaderboard figure: the lab's four metrics at the run's threshold, and PR-AUC,
 # which needs no threshold (what validation selection ranks by).

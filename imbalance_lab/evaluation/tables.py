@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from imbalance_lab.evaluation.metrics import ALL_METRICS
+from imbalance_lab.evaluation.names import ALL_METRICS
 
 
 def print_run_table(
