@@ -149,9 +149,10 @@ def test_quick_exit_freezes_the_heap_once_the_exit_handlers_ran() -> None:
     code = (
         "import atexit, gc, logging\n"
         "from imbalance_lab.quick_exit import exit_quickly\n"
-        "atexit.register(lambda: print('frozen in a handler registered before:', gc.get_freeze_count()))\n"
+        "def say(when): print(f'frozen in a handler registered {when}:', gc.get_freeze_count())\n"
+        "atexit.register(say, 'before')\n"
         "exit_quickly(); exit_quickly()\n"
-        "atexit.register(lambda: print('frozen in a handler registered after:', gc.get_freeze_count()))\n"
+        "atexit.register(say, 'after')\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV,
                          cwd=ROOT, check=True).stdout  # fmt: skip
