@@ -4,6 +4,7 @@ Usage:
     python scripts/benchmark.py [--rows 1000000] [--features 30] [--minority 0.01]
                                 [--only training|resampling|parallel|predict|tables|images|small]
                                 [--table-rows 40000 1000000] [--json PATH] [--md PATH]
+                                [--sweeps lab benchmark] [--before DIR]
 
 Training: one epoch of an MLP 30-64-64-1 (AdamW, BCE with logits) over in-memory data.
     baseline  a hand-written loop slicing pre-shuffled tensors (ratio 1.00); also the same
@@ -23,7 +24,8 @@ Images (bench_images.py): images/s of data=images' training loader against a han
     Pillow + DataLoader loop on the same folder of PNGs.
 Small (bench_small.py): a KEEL-size run (segment0, random_over, defaults, one thread): fit and
     whole run against a hand-written loop with the same steps; python train.py -m
-    experiment=lab, wall seconds with the load average.
+    experiment=lab (--sweeps lab benchmark: and the 350-run benchmark), wall seconds with the
+    load average; --before DIR: the same for an older checkout, before/after in one table.
 
 Progress goes to stderr; the markdown tables to --md, or stdout without it.
 """
@@ -644,6 +646,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=50_000,
         help="resampling: rows for the samplers that stay quadratic (ENN family, combinations)",
     )
+    p.add_argument(
+        "--sweeps",
+        nargs="*",
+        default=["lab"],
+        help="small: experiments timed as whole sweeps (lab: 35 runs, benchmark: 350 runs)",
+    )
+    p.add_argument(
+        "--before",
+        type=Path,
+        help="small: an older checkout (git worktree add DIR COMMIT) measured beside this one",
+    )
     p.add_argument("--json", type=Path, help="write the results as JSON here")
     p.add_argument("--md", type=Path, help="write the markdown tables here (default: stdout)")
     p.add_argument("--smote-rss-probe", action="store_true", help=argparse.SUPPRESS)
@@ -717,12 +730,10 @@ def main(argv: list[str] | None = None) -> None:
         log("images ...")
         report["images"] = bench_images()
     if args.only in (None, "small"):
-        from bench_small import bench_keel_run, bench_sweep  # scripts/ is on sys.path
+        from bench_small import bench_small  # scripts/ is on sys.path
 
-        log("a KEEL-size run against a hand-written loop ...")
-        report["keel_run"] = bench_keel_run()
-        log("python train.py -m experiment=lab ...")
-        report["lab_sweep"] = bench_sweep("lab")
+        log(f"a KEEL-size run against a hand-written loop; sweeps {args.sweeps} ...")
+        report["small"] = bench_small(sweeps=args.sweeps, before=args.before)
     if args.only in (None, "resampling"):
         log("resampling ...")
         report["resampling"] = bench_resampling(X, y, args.quadratic_rows)
@@ -744,10 +755,14 @@ def main(argv: list[str] | None = None) -> None:
         from bench_images import to_markdown as images_markdown
 
         markdown += "\n\n" + images_markdown(report["images"])
-    if "keel_run" in report:
+    if "small" in report:
+        from bench_small import before_after_markdown
         from bench_small import to_markdown as small_markdown
 
-        markdown += "\n\n" + small_markdown(report["keel_run"], report["lab_sweep"])
+        small = report["small"]
+        if small["before"]:
+            markdown += "\n\n" + before_after_markdown(small)
+        markdown += "\n\n" + small_markdown(small["keel_run"], small["sweeps"])
     if "tables" in report:
         from bench_tables import to_markdown as tables_markdown
 
