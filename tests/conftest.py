@@ -6,8 +6,8 @@ import io
 import os
 import subprocess
 import sys
-from collections.abc import Callable
-from contextlib import redirect_stderr, redirect_stdout
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 from unittest import mock
 
@@ -44,6 +44,19 @@ TINY = [
 # (parallel: joblib) starts a worker process per core, each importing torch and Lightning
 # again (~10 s of CPU each).
 SERIAL = "hydra/launcher=basic"
+
+
+@contextmanager
+def in_folder(path: Path) -> Iterator[None]:
+    """Run the block with ``path`` as the working folder (contextlib.chdir is Python 3.11+;
+    the project supports 3.10)."""
+    previous = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
 
 # Settings for a quick run on data a test brings (tables, digits).
 RUN = [

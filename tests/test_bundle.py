@@ -3,7 +3,6 @@ no code from the bundle; bad input is refused with one message."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import pickle
 import shutil
@@ -13,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import RUN
+from conftest import RUN, in_folder
 from test_table import transactions, write
 
 import imbalance_lab
@@ -77,7 +76,7 @@ def train_kind(kind: str, tmp: Path) -> tuple[Path, object, np.ndarray]:
     run_dir = tmp / "run"
     # As a user runs it: the bundle is compared with the metrics.json the run wrote (the Python
     # API, in this process, runs what `train.py` runs: tests/test_api.py).
-    with contextlib.chdir(tmp):
+    with in_folder(tmp):
         imbalance_lab.run([*overrides, *RUN, "seed=0", f"hydra.run.dir={run_dir}"])
     return run_dir, X, y
 

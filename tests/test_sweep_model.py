@@ -3,7 +3,6 @@ Python and from the shell; sweeps it cannot use are refused with one message."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import shutil
@@ -14,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ENV, ROOT, SERIAL, TINY
+from conftest import ENV, ROOT, SERIAL, TINY, in_folder
 from test_predict_cli import predict_cli
 
 import imbalance_lab
@@ -31,7 +30,7 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """2 configurations x 2 seeds, as a user runs them."""
     folder = tmp_path_factory.mktemp("sweep")
     # In this process, through the Python API: what `train.py -m` runs (tests/test_api.py).
-    with contextlib.chdir(folder):
+    with in_folder(folder):
         shared = [*TINY, SERIAL, "figures=false", f"hydra.sweep.dir={folder}"]
         imbalance_lab.sweep(["sampler=none,random_over", "seed=0,1"], shared)
     return folder
@@ -97,7 +96,7 @@ def test_a_sweep_over_several_datasets_needs_one_named(sweep: Path, tmp_path: Pa
 
 def test_sweeps_and_folders_without_a_model_are_refused(tmp_path: Path) -> None:
     failing = tmp_path / "failing"
-    with contextlib.chdir(tmp_path):
+    with in_folder(tmp_path):
         shared = [*TINY, SERIAL, "data.n_samples=40", f"hydra.sweep.dir={failing}"]
         imbalance_lab.sweep(["seed=1,2"], shared)
     with pytest.raises(ConfigError, match=r"every run of sweep .* failed \(2 runs; .*holds no mo"):
