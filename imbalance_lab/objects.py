@@ -65,6 +65,8 @@ def build_datamodule(cfg: DictConfig, resample: bool = True) -> ImbalanceDataMod
         batches_per_fetch=cfg.data.get("batches_per_fetch", 1),
         on_device=cfg.data.get("on_device", "auto"),
         max_categories=cfg.data.get("max_categories", MAX_CATEGORIES),
+        # threshold=oof resamples each inner training part, never the whole training split.
+        resample_train=cfg.threshold.get("mode") != "oof",
     )
 
 

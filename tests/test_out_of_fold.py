@@ -52,6 +52,10 @@ def test_inner_models_never_train_on_their_held_out_rows(make_cfg, monkeypatch) 
     counts = results["class_counts"]
     outside_test = sum(counts[s][c] for s in ("train_before", "val") for c in ("0", "1"))
     assert len(held_all) == outside_test  # every non-test row is out of fold once
+    # Only the inner training parts are resampled: the run's training split is left as it is
+    # (its counts say so), and the inner resamplings' time is the run's resample_s.
+    assert counts["train"] == counts["train_before"]
+    assert results["timings"]["resample_s"] > 0
     assert results["threshold"]["rule"].startswith("tuned out of fold (3 folds")
 
 

@@ -59,6 +59,9 @@ class ImbalanceDataModule(L.LightningDataModule):
     Categorical code columns (``TabularData.categorical``) are imputed, never scaled, handed to
     the sampler as codes (SMOTE runs as SMOTENC) and one-hot encoded afterwards, in at most
     ``max_categories`` columns each (the rarest levels share one "other" column).
+    ``resample_train=False`` keeps the sampler (adapted to the categories) for whoever resamples
+    parts of the training split itself (``threshold=oof``: each inner training part), and
+    leaves the training split as it is.
     """
 
     def __init__(
@@ -78,8 +81,10 @@ class ImbalanceDataModule(L.LightningDataModule):
         batches_per_fetch: int = 1,
         on_device: bool | str = "auto",
         max_categories: int = MAX_CATEGORIES,
+        resample_train: bool = True,
     ) -> None:
         super().__init__()
+        self.resample_train = resample_train
         check_split_settings(val_size, test_size, folds, fold, repeat)
         if batch_size != "auto" and (not is_whole(batch_size) or batch_size < 1):
             raise ConfigError(
@@ -187,6 +192,7 @@ class ImbalanceDataModule(L.LightningDataModule):
             self.sampler = adapt_sampler(
                 self.sampler, features.sampler_categorical, X_train.shape[1]
             )
+        if self.sampler is not None and self.resample_train:
             res, self.resample_cached = cached_resample(
                 self.sampler, X_train, y_train, self.cache_dir
             )

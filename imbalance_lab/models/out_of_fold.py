@@ -75,12 +75,14 @@ def fit_out_of_fold(cfg: DictConfig, dm: Any, fit_one: Callable[[DictConfig, Any
     encode = dm.features.encode
     oof = np.full(len(y), np.nan, dtype=np.float32)
     fits = []
+    dm.resample_seconds = 0.0  # the inner training parts' resampling (the split's is skipped)
     start = time.perf_counter()
     for k, (train_rows, held_rows) in enumerate(folds):
         X_train, y_train = X[train_rows], y[train_rows]
         if dm.sampler is not None:  # resampled inside the inner training part only
             res, _ = cached_resample(dm.sampler, X_train, y_train, dm.cache_dir)
             X_train, y_train = res.X, res.y
+            dm.resample_seconds += res.seconds
         log.info(
             "out-of-fold model %d/%d: %d training rows, %d held out",
             k + 1,
