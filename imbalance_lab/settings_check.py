@@ -179,19 +179,24 @@ def _check_retrain(cfg: DictConfig) -> None:
 
 
 def _check_members(cfg: DictConfig) -> None:
-    """model=underbagging: a whole number of members, and no resume (each member is its own
-    training, whose checkpoints follow one another in the run folder)."""
+    """model=underbagging / deep_ensemble: a whole number of members, a known subsample, and
+    no resume (each member is its own training, whose checkpoints follow one another in the
+    run folder)."""
     members = cfg.model.get("members")
     if members is None:
         return
     if not (isinstance(members, int) and members >= 1):
         raise ConfigError(f"model.members={members!r} must be a whole number >= 1.")
+    subsample = cfg.model.get("subsample", "balanced")
+    if subsample not in ("balanced", "none"):
+        raise ConfigError(f"model.subsample={subsample!r} is unknown; use balanced or none.")
     batch = cfg.model.get("batch_size")
     if batch is not None and not (isinstance(batch, int) and batch >= 1):
         raise ConfigError(f"model.batch_size={batch!r} must be a whole number >= 1, or null.")
     if cfg.get("ckpt_path"):
         raise ConfigError(
-            "ckpt_path cannot resume model=underbagging (one training per member); "
+            "ckpt_path cannot resume an ensemble (model=underbagging, deep_ensemble: one "
+            "training per member); "
             "remove ckpt_path and run it again."
         )
 

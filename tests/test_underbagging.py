@@ -1,5 +1,6 @@
 """model=underbagging: K networks, each on its own balanced under-sample of the training split,
-their probabilities averaged before the threshold; the bundle scores as the run did."""
+their probabilities averaged before the threshold; the bundle scores as the run did.
+model=deep_ensemble: K networks on the whole split, apart in their initial weights."""
 
 from __future__ import annotations
 
@@ -60,10 +61,32 @@ def test_each_member_trains_on_balanced_data_and_the_bundle_averages_them(
     check_averaged_bundle(tmp_path, results, members=3)
 
 
+def test_deep_ensemble_members_train_on_the_whole_split_and_differ(make_cfg, monkeypatch) -> None:
+    seen, nets = [], []
+    fit_network = pipeline.fit_network
+
+    def spy(cfg, dm):
+        seen.append(dm.splits["train"])
+        fitted = fit_network(cfg, dm)
+        nets.append(fitted.model)
+        return fitted
+
+    monkeypatch.setattr(pipeline, "fit_network", spy)
+    results = pipeline.run(make_cfg("model=deep_ensemble", "model.members=3", "seed=0"))
+    assert len(seen) == 3
+    counts = results["class_counts"]["train"]
+    for X, y in seen:  # every row of the training split, unbalanced
+        assert np.bincount(y.astype(int)).tolist() == [counts["0"], counts["1"]]
+        assert X.tobytes() == seen[0][0].tobytes()
+    first = [next(n.parameters()).detach().clone() for n in nets]
+    assert not torch.equal(first[0], first[1]) and not torch.equal(first[1], first[2])
+
+
 @pytest.mark.parametrize(
     ("overrides", "setting"),
     [
         (["model.members=0"], "model.members=0"),
+        (["model.subsample=some"], "model.subsample='some' is unknown"),
         (["model.batch_size=0"], "model.batch_size=0"),
         (["ckpt_path=" + __file__], "ckpt_path"),
     ],

@@ -1,11 +1,17 @@
-"""Under-bagging network ensemble (``model=underbagging``): EasyEnsemble's idea (Liu, Wu &
-Zhou 2009) with a network as the member.
+"""Network ensembles whose members' probabilities are averaged before the threshold is chosen.
 
-Each of ``model.members`` networks trains on its own balanced random under-sample of the
-training split (every positive, as many negatives drawn without replacement), with the same
-validation split for its early stopping and best checkpoint; the members' probabilities are
-averaged (:class:`~imbalance_lab.models.networks.ProbabilityAverage`) before the threshold is
-chosen on validation. Under-bagging for networks: Wallace et al. 2011, "Class Imbalance, Redux".
+``model=underbagging`` (``model.subsample: balanced``): EasyEnsemble's idea (Liu, Wu & Zhou
+2009) with a network as the member. Each of ``model.members`` networks trains on its own
+balanced random under-sample of the training split (every positive, as many negatives drawn
+without replacement). Under-bagging for networks: Wallace et al. 2011, "Class Imbalance, Redux".
+
+``model=deep_ensemble`` (``model.subsample: none``): each member trains on the whole training
+split, apart only in its initial weights and batch order (Lakshminarayanan, Pritzel & Blundell
+2017, "Simple and Scalable Predictive Uncertainty Estimation using Deep Ensembles").
+
+Every member has the same validation split for its early stopping and best checkpoint; the
+members' probabilities are averaged (:class:`~imbalance_lab.models.networks.ProbabilityAverage`)
+before the threshold is chosen on validation.
 """
 
 from __future__ import annotations
@@ -49,15 +55,24 @@ def balanced_subsets(y: np.ndarray, members: int, seed: int) -> list[np.ndarray]
 
 def fit_underbagging(cfg: DictConfig, dm: Any, fit_one: Callable[[DictConfig, Any], Any]) -> Any:
     """Train ``cfg.model.members`` networks with ``fit_one`` (``pipeline.fit_network``), each on
-    a copy of the data module whose training split is one balanced subset (its batch order
-    seeded apart, its batch size ``cfg.model.batch_size`` or the data's); returns ``fit_one``'s
-    ``Fitted`` whose model averages the members."""
+    a copy of the data module whose training split is one balanced subset
+    (``model.subsample: balanced``) or the whole split (``none``), its batch order seeded apart
+    and its batch size ``cfg.model.batch_size`` or the data's; returns ``fit_one``'s ``Fitted``
+    whose model averages the members.
+
+    Raises ``ConfigError`` naming ``model.subsample`` for another value."""
     X, y = dm.splits["train"]
     fits = []
     start = time.perf_counter()
-    subsets = balanced_subsets(y, int(cfg.model.members), int(cfg.seed))
+    members, subsample = int(cfg.model.members), cfg.model.get("subsample", "balanced")
+    if subsample == "balanced":
+        subsets = balanced_subsets(y, members, int(cfg.seed))
+    elif subsample == "none":
+        subsets = [np.arange(len(y))] * members
+    else:
+        raise ConfigError(f"model.subsample={subsample!r} is unknown; use balanced or none.")
     for k, rows in enumerate(subsets):
-        log.info("under-bagging member %d/%d: %d training rows", k + 1, len(subsets), len(rows))
+        log.info("ensemble member %d/%d: %d training rows", k + 1, len(subsets), len(rows))
         member = copy.copy(dm)
         member.splits = {**dm.splits, "train": (X[rows], y[rows])}
         member.counts = {**dm.counts, "train": class_counts(y[rows])}
