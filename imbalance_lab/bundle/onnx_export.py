@@ -157,7 +157,7 @@ def to_onnx(model: Any) -> Any:
     kind = model.info["kind"]
     what = model.info.get("network", {}).get("class") or model.info.get("estimator", "")
     if model.info.get("network", {}).get("members"):
-        what = "an averaged ensemble (model=underbagging or threshold=oof)"
+        what = "an averaged ensemble (model=underbagging, deep_ensemble or threshold=oof)"
     g = _Graph()
     x = _features(g, model.features)
     opsets = {"": OPSET}
