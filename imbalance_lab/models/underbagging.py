@@ -65,14 +65,15 @@ def fit_underbagging(cfg: DictConfig, dm: Any, fit_one: Callable[[DictConfig, An
     fits = []
     start = time.perf_counter()
     members, subsample = int(cfg.model.members), cfg.model.get("subsample", "balanced")
+    subsets: list[Any]  # row indices, or a slice of the whole split
     if subsample == "balanced":
         subsets = balanced_subsets(y, members, int(cfg.seed))
     elif subsample == "none":
-        subsets = [np.arange(len(y))] * members
+        subsets = [slice(None)] * members  # the whole split, not copied
     else:
         raise ConfigError(f"model.subsample={subsample!r} is unknown; use balanced or none.")
     for k, rows in enumerate(subsets):
-        log.info("ensemble member %d/%d: %d training rows", k + 1, len(subsets), len(rows))
+        log.info("ensemble member %d/%d: %d training rows", k + 1, len(subsets), len(y[rows]))
         member = copy.copy(dm)
         member.splits = {**dm.splits, "train": (X[rows], y[rows])}
         member.counts = {**dm.counts, "train": class_counts(y[rows])}
