@@ -82,11 +82,17 @@ def test_cli_imports_torch_for_a_second_stage_setting(tmp_path: Path) -> None:
     assert "'torch'" in loaded
 
 
-def test_first_stage_module_imports_no_torch() -> None:
-    code = (
-        "import sys, imbalance_lab.settings_check\n"
-        f"print([m for m in {HEAVY!r} if m in sys.modules])"
-    )
+@pytest.mark.parametrize(
+    ("module", "absent"),
+    [
+        ("imbalance_lab.settings_check", HEAVY),
+        # A sweep's launching process imports the leaderboard stack (which draws) while its
+        # jobs run, and never trains.
+        ("imbalance_lab.evaluation.leaderboard", HEAVY[:3]),
+    ],
+)
+def test_module_imports_no_torch(module: str, absent: tuple[str, ...]) -> None:
+    code = f"import sys, {module}\nprint([m for m in {absent!r} if m in sys.modules])"
     proc = subprocess.run(
         [sys.executable, "-c", code], env=ENV, cwd=ROOT, capture_output=True, text=True
     )
