@@ -184,6 +184,11 @@ def test_interpolating_sampler_on_categories_is_refused(tmp_path: Path) -> None:
     dm = ImbalanceDataModule(data, sampler=ADASYN(random_state=0), seed=0)
     with pytest.raises(ConfigError, match=r"ADASYN .*category codes.*country.*sampler=smote"):
         dm.setup()
+    # threshold=oof resamples parts of the split itself (dm.resample): the same refusal.
+    parts = ImbalanceDataModule(data, sampler=ADASYN(random_state=0), seed=0, resample_train=False)
+    parts.setup()
+    with pytest.raises(ConfigError, match=r"ADASYN .*category codes.*country"):
+        parts.resample(*parts.prepared["train"])
 
 
 # -- missing values ---------------------------------------------------------------------------

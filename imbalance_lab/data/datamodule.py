@@ -133,6 +133,8 @@ class ImbalanceDataModule(L.LightningDataModule):
         # Train (before resampling) and val as the samplers see them: threshold=oof re-splits
         # them into inner folds and resamples each inner training part.
         self.prepared: dict[str, Split] = {}
+        # (categorical columns, their valid codes, their names) as the samplers see them.
+        self._category_codes: tuple[Any, Any, list[str]] = ([], [], [])
         # The training batches and, on resume, the generator state they continue from.
         self._train_batches: TensorBatches | None = None
         self._train_generator_state: torch.Tensor | None = None
@@ -192,14 +194,11 @@ class ImbalanceDataModule(L.LightningDataModule):
             self.sampler = adapt_sampler(
                 self.sampler, features.sampler_categorical, X_train.shape[1]
             )
+        names = [data.feature_names[c] for c in features.cat]
+        self._category_codes = (features.sampler_categorical, features.valid_codes, names)
         if self.sampler is not None and self.resample_train:
-            res, self.resample_cached = cached_resample(
-                self.sampler, X_train, y_train, self.cache_dir
-            )
-            X_train, y_train, self.resample_seconds = res.X, res.y, res.seconds
-            names = [data.feature_names[c] for c in features.cat]
-            check_category_codes(
-                self.sampler, X_train, features.sampler_categorical, features.valid_codes, names
+            X_train, y_train, self.resample_seconds, self.resample_cached = self.resample(
+                X_train, y_train
             )
         self.counts["train"] = class_counts(y_train)
         self._choose_batch_size(len(y_train), len(val[1]))
@@ -211,6 +210,17 @@ class ImbalanceDataModule(L.LightningDataModule):
             "test": (features(test[0]), test[1]),
         }
         log.info("class counts %s", self.counts)
+
+    def resample(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, bool]:
+        """The sampler applied to training rows ``X`` (``(n, d)``, as the sampler sees them:
+        ``prepared``, categories as codes) and labels ``y`` (``(n,)``), through the resample
+        cache; returns ``(X, y, seconds, cached)``.
+
+        Raises ``ConfigError`` when the sampler synthesised category codes that do not exist
+        (an interpolating sampler on categorical columns)."""
+        res, cached = cached_resample(self.sampler, X, y, self.cache_dir)
+        check_category_codes(self.sampler, res.X, *self._category_codes)
+        return res.X, res.y, res.seconds, cached
 
     def _choose_batch_size(self, rows: int, val_rows: int) -> None:
         """Resolve ``data.batch_size=auto``, or say when a given size makes epochs very long."""

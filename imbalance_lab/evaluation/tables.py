@@ -44,8 +44,11 @@ def print_run_table(
         console.print(f"threshold {thr['value']:.3f} ({thr['rule']})")
         return
     counts, t = results["class_counts"], results["timings"]
+    # threshold=oof: the models trained on inner parts of the split, each resampled.
+    inner = ", the inner training parts' mean" if "train_folds" in counts else ""
     console.print(
-        f"train class counts {counts['train_before']} -> {counts['train']} after resampling; "
+        f"train class counts {counts['train_before']} -> {counts['train']} after "
+        f"resampling{inner}; "
         f"val {counts['val']}, test {counts['test']}\n"
         f"threshold {thr['value']:.3f} ({thr['rule']}); "
         f"resample {t['resample_s']:.2f}s, train {t['train_s']:.1f}s"

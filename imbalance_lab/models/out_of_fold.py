@@ -27,7 +27,6 @@ import numpy as np
 from omegaconf import DictConfig
 from sklearn.model_selection import StratifiedKFold
 
-from imbalance_lab.data.cache import cached_resample
 from imbalance_lab.data.resampling import class_counts
 from imbalance_lab.errors import ConfigError
 from imbalance_lab.models.networks import ProbabilityAverage, predict_probs
@@ -76,13 +75,14 @@ def fit_out_of_fold(cfg: DictConfig, dm: Any, fit_one: Callable[[DictConfig, Any
     oof = np.full(len(y), np.nan, dtype=np.float32)
     fits = []
     dm.resample_seconds = 0.0  # the inner training parts' resampling (the split's is skipped)
+    inner_counts: list[dict[str, int]] = []
     start = time.perf_counter()
     for k, (train_rows, held_rows) in enumerate(folds):
         X_train, y_train = X[train_rows], y[train_rows]
         if dm.sampler is not None:  # resampled inside the inner training part only
-            res, _ = cached_resample(dm.sampler, X_train, y_train, dm.cache_dir)
-            X_train, y_train = res.X, res.y
-            dm.resample_seconds += res.seconds
+            X_train, y_train, seconds, _ = dm.resample(X_train, y_train)
+            dm.resample_seconds += seconds
+        inner_counts.append(class_counts(y_train))
         log.info(
             "out-of-fold model %d/%d: %d training rows, %d held out",
             k + 1,
@@ -112,4 +112,9 @@ def fit_out_of_fold(cfg: DictConfig, dm: Any, fit_one: Callable[[DictConfig, Any
     last.best_checkpoint = ""
     last.best_epoch = None
     last.oof = (oof, y)
+    # What the models trained on: the inner training parts (resampled), their mean as "train".
+    dm.counts["train_folds"] = inner_counts
+    dm.counts["train"] = {
+        c: round(float(np.mean([n.get(c, 0) for n in inner_counts]))) for c in ("0", "1")
+    }
     return last
