@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -115,13 +116,23 @@ class LocalLauncher(_KeepsFailedJobs, plugin.LocalLauncher):
     pass
 
 
+def _in_worker() -> None:
+    """In a sweep's worker process (not in the launching process, where joblib runs the jobs
+    when it has one worker): skip the final garbage collection at exit."""
+    import multiprocessing
+
+    from imbalance_lab.quick_exit import exit_quickly
+
+    if multiprocessing.parent_process() is not None:
+        exit_quickly()
+
+
 def _import_training_stack() -> None:
     """Run in a sweep worker as it starts: what every job imports (torch, Lightning, the
     samplers; ~5 s), done while the launching process still composes the jobs' configs."""
     import imbalance_lab.pipeline  # noqa: F401
-    from imbalance_lab.quick_exit import exit_quickly
 
-    exit_quickly()
+    _in_worker()
 
 
 def _import_leaderboard() -> None:
@@ -149,10 +160,7 @@ def _numbered_job(
     from hydra.core.utils import run_job, setup_globals
     from hydra_plugins.hydra_joblib_launcher._core import execute_job
 
-    from imbalance_lab.quick_exit import exit_quickly
-
-    exit_quickly()  # a worker that missed the head start (_import_training_stack)
-
+    _in_worker()  # a worker that had no head start (_import_training_stack)
     if composed is None:
         return num, execute_job(num, overrides, context, config, task, state)
     setup_globals()
@@ -180,28 +188,55 @@ class ParallelLauncher(JoblibLauncher):
     folder exists) are recorded as failed, the one that died and any that ran beside it; the
     jobs that had not started are launched again, in a new set of workers.
 
-    The workers start when the sweep does and import the training stack at once, while this
-    process checks every job's config; joblib keeps them for the jobs. The configs the sweeper
+    The workers start while this process checks the jobs' configs, one for each config checked
+    up to the number of workers, and import the training stack at once; joblib keeps them for
+    the jobs. The configs the sweeper
     composed to check them are the ones the jobs run with: a worker does not compose its
     job's config again.
     """
 
     def setup(self, *, hydra_context: Any, task_function: Any, config: Any) -> None:
-        """The plugin's ``setup``, and the sweep's worker processes started."""
+        """The plugin's ``setup``; the head start of the workers begins with the first job
+        config the sweeper composes."""
         super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
         self._composed: dict[tuple[str, ...], Any] = {}
-        self._keep_composed(True)
-        self._warming: Any = None
+        self._warming: list[Any] = []
         try:
-            from joblib import Parallel, delayed, effective_n_jobs
+            from joblib import effective_n_jobs
 
-            settings = self._joblib_settings()
-            workers = effective_n_jobs(settings["n_jobs"])
-            self._warming = Parallel(**settings, return_as="generator_unordered")(
-                delayed(_import_training_stack)() for _ in range(workers)
-            )
+            self._workers = int(effective_n_jobs(self._joblib_settings()["n_jobs"]))
+        except Exception:
+            self._workers = 1
+        # A sweep whose configs fail to compose never collects the head start: joblib's note
+        # that it cancelled those imports would follow the sweep's own error.
+        warnings.filterwarnings(
+            "ignore", message=r".*tasks which were still being processed by the workers have "
+            r"been cancelled", category=UserWarning, module="joblib"
+        )  # fmt: skip
+        self._keep_composed(True)
+
+    def _warm_one(self) -> None:
+        """Give one more worker its head start (``_import_training_stack``): one per job
+        composed, up to the number of workers; none when joblib runs the jobs in this process."""
+        if self._workers < 2 or len(self._warming) >= self._workers:
+            return
+        try:
+            from joblib import Parallel, delayed
+
+            parallel = Parallel(**self._joblib_settings(), return_as="generator_unordered")
+            self._warming.append((parallel, parallel([delayed(_import_training_stack)()])))
         except Exception:  # a head start only: the jobs start their workers anyway
-            log.debug("sweep workers not started ahead of the jobs", exc_info=True)
+            log.debug("a sweep worker not started ahead of the jobs", exc_info=True)
+
+    def _stop_warming(self) -> None:
+        """Kill the workers of the head start: a job's config failed to compose, the sweep
+        ends here, and it would otherwise wait for their imports (seconds) before exiting."""
+        warming, self._warming = self._warming, []
+        for parallel, _ in warming[:1]:  # they share joblib's one set of workers
+            try:
+                parallel._backend.abort_everything(ensure_ready=False)
+            except Exception:
+                log.debug("the sweep workers' head start not stopped", exc_info=True)
 
     def _keep_composed(self, keep: bool) -> None:
         """Keep (or stop keeping) each job config the sweeper composes when it checks a batch
@@ -216,8 +251,14 @@ class ParallelLauncher(JoblibLauncher):
         compose, kept = loader.load_sweep_config, self._composed
 
         def compose_and_keep(master_config: Any, sweep_overrides: list[str]) -> Any:
-            composed = compose(master_config, sweep_overrides)
-            kept[tuple(sweep_overrides)] = composed
+            try:
+                composed = compose(master_config, sweep_overrides)
+            except Exception:
+                self._stop_warming()
+                raise
+            if master_config is self.config:  # the sweep's own: the one its jobs launch from
+                kept[tuple(sweep_overrides)] = composed
+                self._warm_one()
             return composed
 
         loader.load_sweep_config = compose_and_keep
@@ -231,13 +272,14 @@ class ParallelLauncher(JoblibLauncher):
         return settings
 
     def _warmed(self) -> None:
-        """Wait for the workers' head start: joblib reuses them once that call has ended."""
-        warming, self._warming = getattr(self, "_warming", None), None
-        try:
-            for _ in warming or ():
-                pass
-        except Exception:  # the jobs meet the same error and record it
-            log.debug("the sweep workers' imports failed", exc_info=True)
+        """Wait for the workers' head start: joblib reuses them once those calls have ended."""
+        warming, self._warming = getattr(self, "_warming", []), []
+        for _, started in warming:
+            try:
+                for _ in started:
+                    pass
+            except Exception:  # the jobs meet the same error and record it
+                log.debug("a sweep worker's imports failed", exc_info=True)
 
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
@@ -268,7 +310,8 @@ class ParallelLauncher(JoblibLauncher):
         context, config, task = self.hydra_context, self.config, self.task_function
         returns: dict[int, JobReturn] = {}
         pending = list(jobs)
-        threading.Thread(target=_import_leaderboard, daemon=True).start()
+        if self._workers > 1:  # this process waits for the jobs: it imports meanwhile
+            threading.Thread(target=_import_leaderboard, daemon=True).start()
         while pending:
             try:
                 ended = Parallel(**joblib_cfg, return_as="generator_unordered")(
