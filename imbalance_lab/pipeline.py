@@ -237,8 +237,8 @@ def fit_estimator(cfg: DictConfig, dm: ImbalanceDataModule) -> Fitted:
 
 def draws_figures(cfg: DictConfig) -> bool:
     """Whether a run draws its figures (``figures``): true, false, or auto = a single run
-    does and a sweep's job does not (the sweep's leaderboard draws the comparison, and four
-    figures cost about as much as a KEEL-size job's training). The value is checked by the
+    does and a sweep's job does not (the sweep's leaderboard draws the comparison, and drawing
+    four figures took a KEEL-size job longer than its training). The value is checked by the
     pre-flight (``settings_check``)."""
     setting = cfg.get("figures", "auto")
     return not hydra_info()["multirun"] if setting == "auto" else bool(setting)

@@ -85,7 +85,8 @@ def _check_run(cfg: DictConfig) -> None:
         raise ConfigError(f"threads={threads!r} must be auto or a whole number >= 1.")
     figures = cfg.get("figures", "auto")
     if figures != "auto" and not isinstance(figures, bool):
-        raise ConfigError(f"figures={figures!r} is unknown; use auto, true or false.")
+        shown = "null" if figures is None else repr(figures)
+        raise ConfigError(f"figures={shown} is unknown; use auto, true or false.")
     # train.py checks a resume fully first (resume.check_resume); this covers pipeline.run
     # called directly.
     ckpt = cfg.get("ckpt_path")
@@ -139,9 +140,10 @@ def _check_out_of_fold(cfg: DictConfig) -> None:
     if is_image_data(cfg):
         raise ConfigError("threshold=oof covers tables; use threshold=tuned with images.")
     if cfg.model.get("members"):
+        ensemble = "deep_ensemble" if cfg.model.get("subsample") == "none" else "underbagging"
         raise ConfigError(
-            "threshold=oof with model=underbagging would train folds x members networks; "
-            "use threshold=tuned with model=underbagging."
+            f"threshold=oof with model={ensemble} would train folds x members networks; "
+            f"use threshold=tuned with model={ensemble}."
         )
     if cfg.get("ckpt_path"):
         raise ConfigError(

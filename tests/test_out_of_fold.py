@@ -92,6 +92,7 @@ def test_the_bundle_averages_the_fold_models_as_the_run_did(make_cfg, tmp_path) 
     [
         (["threshold.folds=1"], "threshold.folds=1"),
         (["model=underbagging"], "model=underbagging"),
+        (["model=deep_ensemble"], "use threshold=tuned with model=deep_ensemble"),
         (["ckpt_path=" + __file__], "ckpt_path"),
     ],
 )

@@ -66,6 +66,8 @@ def test_figures_setting(make_cfg) -> None:
     assert not draws_figures(make_cfg("figures=false"))
     with pytest.raises(ConfigError, match=r"figures='yes' is unknown; use auto, true or false"):
         check_settings(make_cfg("figures=yes"))
+    with pytest.raises(ConfigError, match=r"figures=null is unknown"):
+        check_settings(make_cfg("figures=null"))
 
 
 @pytest.mark.parametrize(
