@@ -190,9 +190,8 @@ class ParallelLauncher(JoblibLauncher):
 
     The workers start while this process checks the jobs' configs, one for each config checked
     up to the number of workers, and import the training stack at once; joblib keeps them for
-    the jobs. The configs the sweeper
-    composed to check them are the ones the jobs run with: a worker does not compose its
-    job's config again.
+    the jobs. The configs the sweeper composed to check them are the ones the jobs run with: a
+    worker does not compose its job's config again.
     """
 
     def setup(self, *, hydra_context: Any, task_function: Any, config: Any) -> None:
@@ -232,9 +231,9 @@ class ParallelLauncher(JoblibLauncher):
         """Kill the workers of the head start: a job's config failed to compose, the sweep
         ends here, and it would otherwise wait for their imports (seconds) before exiting."""
         warming, self._warming = self._warming, []
-        for parallel, _ in warming[:1]:  # they share joblib's one set of workers
+        for _, started in warming:
             try:
-                parallel._backend.abort_everything(ensure_ready=False)
+                started.close()  # joblib aborts the call: its workers are killed
             except Exception:
                 log.debug("the sweep workers' head start not stopped", exc_info=True)
 
