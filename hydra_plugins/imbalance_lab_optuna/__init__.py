@@ -75,6 +75,7 @@ class OptunaStudySweeper(Sweeper):
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
     ) -> None:
         self.config = config
+        self.hydra_context = hydra_context  # validate_batch_is_legal composes with it
         self.launcher = Plugins.instance().instantiate_launcher(
             config=config, hydra_context=hydra_context, task_function=task_function
         )
@@ -105,10 +106,13 @@ class OptunaStudySweeper(Sweeper):
         while done < self.n_trials:
             batch = min(self.n_jobs, self.n_trials - done)
             trials = [study.ask(space.distributions) for _ in range(batch)]
-            self.launcher.launch(
-                [self._job_overrides(space.overrides(t.params), t.number, storage) for t in trials],
-                initial_job_idx=self.job_idx,
-            )
+            jobs = [
+                self._job_overrides(space.overrides(t.params), t.number, storage) for t in trials
+            ]
+            # Every trial's config composed before any runs, as Hydra's own sweeper does: a
+            # mistake stops the search at once, and the default launcher's jobs run with these.
+            self.validate_batch_is_legal(jobs)
+            self.launcher.launch(jobs, initial_job_idx=self.job_idx)
             self.job_idx += len(trials)
             for trial in trials:
                 run_dir = self.sweep_dir / str(trial.number)
