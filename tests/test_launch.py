@@ -162,3 +162,46 @@ def test_quick_exit_freezes_the_heap_once_the_exit_handlers_ran() -> None:
     assert lines["frozen in a handler registered after"] == "0"
     assert int(lines["frozen in a handler registered before"]) > 1000
     assert out.count("frozen") == 2  # registered once
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (ended, not yet reaped by its new parent) has ended too.
+    status = Path(f"/proc/{pid}/status")
+    return not (status.exists() and "\nState:\tZ" in status.read_text())
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_sweep_workers_end_with_a_killed_launching_process(tmp_path: Path) -> None:
+    # joblib's workers, as the sweep launcher sets them up, each busy with a long job; the
+    # launching process is killed (kill -9): the workers must not train on without it.
+    import signal
+    import time
+
+    code = (
+        "import os, sys, time\n"
+        "from joblib import Parallel, delayed\n"
+        "from hydra_plugins.imbalance_lab_launcher import _in_worker\n"
+        "def job(i):\n"
+        "    _in_worker()\n"
+        f"    open(os.path.join({str(tmp_path)!r}, str(os.getpid())), 'w').close()\n"
+        "    time.sleep(120)\n"
+        "Parallel(n_jobs=2, backend='loky')(delayed(job)(i) for i in range(2))\n"
+    )
+    launcher = subprocess.Popen([sys.executable, "-c", code], env=ENV, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(tmp_path.iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        workers = [int(p.name) for p in tmp_path.iterdir()]
+        assert len(workers) == 2 and all(_alive(pid) for pid in workers)
+    finally:
+        launcher.send_signal(signal.SIGKILL)
+        launcher.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in workers)

@@ -118,13 +118,45 @@ class LocalLauncher(_KeepsFailedJobs, plugin.LocalLauncher):
 
 def _in_worker() -> None:
     """In a sweep's worker process (not in the launching process, where joblib runs the jobs
-    when it has one worker): skip the final garbage collection at exit."""
+    when it has one worker): skip the final garbage collection at exit, and end with the
+    launching process."""
     import multiprocessing
 
     from imbalance_lab.quick_exit import exit_quickly
 
     if multiprocessing.parent_process() is not None:
         exit_quickly()
+        exit_with_parent()
+
+
+_watching = False
+
+
+def exit_with_parent(every_seconds: float = 0.5) -> None:
+    """End this process within ``every_seconds`` of its parent's end (once per process).
+
+    A sweep killed with ``kill -9``, SIGTERM or a closed terminal left joblib's workers running
+    their jobs without it, training (and writing into run folders) for as long as a job takes;
+    a new sweep in the same folder then met them. joblib's workers learn of it only when they
+    next talk to the parent, after the job. Linux's ``PR_SET_PDEATHSIG`` follows the thread
+    that started the worker, not the process, so a thread here watches the parent's id, which
+    changes when the parent ends (the worker is re-parented). POSIX only; a no-op elsewhere.
+    """
+    import threading
+    import time
+
+    global _watching
+    if _watching or not hasattr(os, "getppid") or os.name != "posix":
+        return
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every_seconds)
+        os._exit(1)  # the sweep is gone: nobody reads this job's result
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+    _watching = True
 
 
 def _import_training_stack() -> None:
