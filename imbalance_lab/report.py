@@ -14,7 +14,6 @@ from pathlib import Path
 from imbalance_lab.errors import ConfigError
 from imbalance_lab.evaluation.leaderboard import load_runs, write_report
 from imbalance_lab.evaluation.names import ALL_METRICS
-from imbalance_lab.evaluation.statistics import SELECT_ON
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -38,8 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"one of {', '.join(ALL_METRICS)}: the test metric reported for the strategy "
         "chosen per dataset (selection.md) and compared by the average ranks, Friedman/Nemenyi "
         "and Wilcoxon tests (default f1). It does not choose: the choice is always the best "
-        f"mean validation {SELECT_ON}, which a threshold tuned on validation cannot inflate, "
-        "and never sees test data",
+        "mean validation F1 cross-fitted (each validation row scored at a threshold chosen on "
+        "the other rows; validation PR-AUC for runs that did not record it), and never sees "
+        "test data",
     )
     parser.add_argument(
         "--baseline",

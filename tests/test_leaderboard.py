@@ -77,18 +77,19 @@ def test_report_on_missing_or_empty_folder(tmp_path: Path, capsys) -> None:
     assert "holds no metrics.json" in capsys.readouterr().err
 
 
-def test_report_help_says_metric_reports_and_selection_uses_validation_pr_auc(
+def test_report_help_says_metric_reports_and_selection_uses_cross_fitted_validation_f1(
     sweeps, tmp_path: Path, capsys
 ) -> None:
     with pytest.raises(SystemExit):
         report_main(["--help"])
-    help_text = " ".join(capsys.readouterr().out.split())
-    assert "does not choose" in help_text and "validation pr_auc" in help_text
-    # What the help says is what selection.md does: chosen on val pr_auc, test recall beside it.
+    help_text = " ".join(capsys.readouterr().out.split()).replace("- ", "-")  # wrapped
+    assert "does not choose" in help_text and "validation F1 cross-fitted" in help_text
+    # What the help says is what selection.md does: chosen on cross-fitted validation F1, test
+    # recall beside it.
     good, _ = sweeps
     assert report_main([str(good), "--metric", "recall", "--out", str(tmp_path)]) == 0
     selection = (tmp_path / "selection.md").read_text()
-    assert "selected on validation pr_auc" in selection and "test_recall" in selection
+    assert "selected on validation f1_cross_fitted" in selection and "test_recall" in selection
     with pytest.raises(SystemExit) as exit_info:  # an unknown metric: usage error, status 2
         report_main([str(good), "--metric", "f2"])
     assert exit_info.value.code == 2

@@ -10,6 +10,7 @@ import pytest
 
 from imbalance_lab.errors import ConfigError
 from imbalance_lab.evaluation.leaderboard import write_report
+from imbalance_lab.evaluation.selection import against_fixed_choices, choose_on_validation
 from imbalance_lab.evaluation.statistics import (
     dataset_table,
     rank_strategies,
@@ -36,6 +37,7 @@ def _runs(n_datasets: int = 8, seeds: int = 2) -> list[dict]:
                         "choices": {"sampler": sampler, "data": "keel"},
                         "overrides": [f"sampler={sampler}", f"data.name=set{d}", f"seed={seed}"],
                         "val": {"f1": f1 + rng.normal(0, 0.01), "pr_auc": f1 + 0.1},
+                        "val_cross_fitted": {"f1": f1 - 0.05},
                         "test": {"f1": f1},
                         "confusion": {"tn": 90, "fp": 2, "fn": 3, "tp": 5},
                     }
@@ -72,11 +74,64 @@ def test_selection_uses_validation_not_test() -> None:
     # On set0, make 'none' look best on validation but worst on test.
     for r in runs:
         if r["dataset"] == "set0" and r["choices"]["sampler"] == "none":
-            r["val"]["pr_auc"] = 0.99
+            r["val_cross_fitted"]["f1"] = 0.99
     selection = select_by_validation(runs, _labels(runs)).set_index("dataset")
     assert selection.loc["set0", "selected"] == "sampler=none"
     assert selection.loc["set0", "best_on_test"] == "sampler=smote"
     assert selection.loc["set1", "selected"] == "sampler=smote"
+
+
+def test_selection_reads_the_cross_fitted_f1_not_the_flattered_scores() -> None:
+    # 'none' has the best plain validation PR-AUC and F1 on set0 (what a checkpoint chosen on
+    # validation PR-AUC and a threshold tuned on the scored rows flatter), not the best
+    # cross-fitted F1: the choice follows the cross-fitted F1.
+    runs = _runs(n_datasets=2)
+    for r in runs:
+        if r["dataset"] == "set0" and r["choices"]["sampler"] == "none":
+            r["val"].update(pr_auc=0.99, f1=0.99)
+    choice = choose_on_validation(runs)
+    assert choice.select_on == "f1_cross_fitted"
+    table = choice.table.set_index("dataset")
+    assert table.loc["set0", "selected"] == "sampler=smote"
+    assert "val_f1_cross_fitted" in table.columns
+    # Runs written before the cross-fitted F1 was recorded are chosen on PR-AUC, as then.
+    for r in runs:
+        del r["val_cross_fitted"]
+    old = choose_on_validation(runs)
+    assert old.select_on == "pr_auc"
+    assert old.table.set_index("dataset").loc["set0", "selected"] == "sampler=none"
+
+
+def test_fixed_choices_are_read_against_the_choice_per_dataset() -> None:
+    # Two datasets, two configurations, one run each. Validation picks 'a' on d0 (test 0.2)
+    # and 'b' on d1 (test 0.3); pooled over both datasets validation prefers 'a'.
+    def run(dataset: str, name: str, val: float, test: float) -> dict:
+        return {
+            "status": "ok",
+            "dataset": dataset,
+            "choices": {"sampler": name},
+            "overrides": [f"sampler={name}", f"data.name={dataset}"],
+            "val": {"pr_auc": val},
+            "val_cross_fitted": {"f1": val},
+            "test": {"f1": test},
+        }
+
+    runs = [
+        run("d0", "a", 0.9, 0.2),
+        run("d0", "b", 0.1, 0.6),
+        run("d1", "a", 0.5, 0.5),
+        run("d1", "b", 0.6, 0.3),
+    ]
+    labels = [f"sampler={r['choices']['sampler']}" for r in runs]
+    table = against_fixed_choices(runs, labels).set_index("choice")["test_f1"]
+    assert table["chosen per dataset on validation (the table above)"] == pytest.approx(0.25)
+    assert table["one for all datasets, chosen on validation: sampler=a"] == pytest.approx(0.35)
+    assert table["always sampler=b"] == pytest.approx(0.45)
+    assert table["always sampler=a"] == pytest.approx(0.35)
+    assert table["the best on test per dataset (not a choice: test picks it)"] == pytest.approx(
+        0.55
+    )
+    assert against_fixed_choices(runs[:1], labels[:1]) is None  # one configuration
 
 
 def test_ranking_needs_enough_datasets() -> None:

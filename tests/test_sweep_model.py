@@ -37,10 +37,11 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _selected(sweep: Path) -> tuple[str, str]:
-    """(dataset, configuration) of selection.md's one row."""
+    """(dataset, configuration) of selection.md's one row (its first table: the choice)."""
+    choice = (sweep / "selection.md").read_text().split("\n## ")[0]
     rows = [
         [c.strip() for c in line.strip("|").split("|")]
-        for line in (sweep / "selection.md").read_text().splitlines()
+        for line in choice.splitlines()
         if line.startswith("|")
     ]
     header, body = rows[0], [r for r in rows[2:]]

@@ -130,27 +130,44 @@ def test_tuned_threshold_is_chosen_on_validation(make_cfg) -> None:
     # The tuned threshold maximises validation F1: the fixed 0.5 can be no better there.
     fixed = run(make_cfg("threshold=fixed", "trainer.max_epochs=3"))
     assert results["val"]["f1"] >= fixed["val"]["f1"] - 1e-9
+    # Scored on validation rows it was not tuned on, it loses that edge; a fixed threshold,
+    # chosen on no rows, scores the same either way.
+    assert results["val_cross_fitted"]["f1"] <= results["val"]["f1"]
+    for name, value in fixed["val_cross_fitted"].items():
+        assert value == pytest.approx(fixed["val"][name]), name
 
 
 def test_threshold_is_tuned_on_validation_data_only(make_cfg, monkeypatch) -> None:
     import imbalance_lab.pipeline as train_mod
 
-    seen = {}
-    real = train_mod.tune_threshold
+    calls, cross_fitted = [], {}
+    real, real_cross_fitted = train_mod.tune_threshold, train_mod.cross_fitted_metrics
 
     def spy(probs, target, **kwargs):
-        seen["target"] = np.asarray(target).copy()
+        calls.append((np.asarray(probs).copy(), np.asarray(target).copy()))
         return real(probs, target, **kwargs)
 
+    def spy_cross_fitted(probs, target, choose, **kwargs):
+        cross_fitted.update(probs=np.asarray(probs).copy(), target=np.asarray(target).copy())
+        return real_cross_fitted(probs, target, choose, **kwargs)
+
     monkeypatch.setattr(train_mod, "tune_threshold", spy)
+    monkeypatch.setattr(train_mod, "cross_fitted_metrics", spy_cross_fitted)
     # Val and test of different sizes, so the labels it saw can only be validation's.
     cfg = make_cfg("threshold=tuned", "threshold.min_positives=1", "data.val_size=0.3")
     results = run(cfg)
     dm = train_mod.build_datamodule(cfg)
     dm.setup()
-    np.testing.assert_array_equal(seen["target"], dm.splits["val"][1])
-    assert len(seen["target"]) == sum(results["class_counts"]["val"].values())
-    assert len(seen["target"]) != sum(results["class_counts"]["test"].values())
+    # The run's threshold: tuned on the whole validation split.
+    np.testing.assert_array_equal(calls[0][1], dm.splits["val"][1])
+    assert len(calls[0][1]) == sum(results["class_counts"]["val"].values())
+    assert len(calls[0][1]) != sum(results["class_counts"]["test"].values())
+    # The cross-fitted score: the same rule on validation's own parts, never on test rows.
+    np.testing.assert_array_equal(cross_fitted["target"], dm.splits["val"][1])
+    assert len(calls) > 1
+    for probs, target in calls[1:]:
+        assert len(target) < len(calls[0][1])
+        assert np.isin(probs, cross_fitted["probs"]).all()
 
 
 def test_cross_validation_fold_run(make_cfg) -> None:

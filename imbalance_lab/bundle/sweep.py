@@ -1,9 +1,9 @@
 """A sweep folder as one model: the configuration selection.md chooses on validation, with the
 probabilities of its runs (seeds, folds) averaged.
 
-The choice is :func:`imbalance_lab.evaluation.statistics.choose_on_validation`, the code that
-writes selection.md: complete configurations only, best mean validation PR-AUC per dataset,
-test metrics never looked at. Its threshold is the mean of the runs' own validation-chosen
+The choice is :func:`imbalance_lab.evaluation.selection.choose_on_validation`, the code that
+writes selection.md: complete configurations only, best mean cross-fitted validation F1 per
+dataset, test metrics never looked at. Its threshold is the mean of the runs' own validation-chosen
 thresholds: their validation predictions are not kept, and with several seeds or folds each
 run's validation split differs, so there is no one pooled split to tune on again.
 """
@@ -95,7 +95,7 @@ def load_sweep(folder: Path, dataset: str | None = None) -> SweepModel:
     failed, no configuration finished all its runs, the sweep covers several datasets and
     ``dataset`` is not one of them, or a chosen run holds no bundle."""
     from imbalance_lab.evaluation.leaderboard import load_runs
-    from imbalance_lab.evaluation.statistics import choose_on_validation, incomplete_lines
+    from imbalance_lab.evaluation.selection import choose_on_validation, incomplete_lines
 
     runs = load_runs([folder])
     if not any(r.get("status") == "ok" for r in runs):

@@ -28,7 +28,7 @@ TYPOLOGY = (
 def _measure(data_args: str) -> str:
     command = f"python train.py -m experiment=lab {data_args}".strip()
     return (
-        f"A sweep measures what this only expects: `{command}`, compared on validation PR-AUC "
+        f"A sweep measures what this only expects: `{command}`, compared on validation "
         "(selection.md), outranks this reading."
     )
 

@@ -14,7 +14,6 @@ import contextlib
 import io
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,80 +23,19 @@ from rich.console import Console
 
 from imbalance_lab.errors import ConfigError
 
-# Configurations are chosen on a threshold-free validation metric (see select_by_validation).
-SELECT_ON = "pr_auc"
-
-
-def completeness(runs: Sequence[dict[str, Any]], labels: Sequence[str]) -> pd.DataFrame:
-    """Finished and failed runs per dataset and strategy (columns dataset, strategy, runs,
-    failed, complete); complete = at least one run and none failed."""
-    counts: dict[tuple[str, str], list[int]] = {}
-    for r, lab in zip(runs, labels, strict=True):
-        cell = counts.setdefault((str(r.get("dataset") or "?"), lab), [0, 0])
-        cell[r.get("status") != "ok"] += 1
-    df = pd.DataFrame(
-        [(d, s, ok, failed) for (d, s), (ok, failed) in counts.items()],
-        columns=["dataset", "strategy", "runs", "failed"],
-    )
-    df["complete"] = (df["runs"] > 0) & (df["failed"] == 0)
-    return df
-
-
-def incomplete_lines(cells: pd.DataFrame) -> list[str]:
-    """One Markdown list line per incomplete configuration of ``cells`` (the ``incomplete``
-    frame of :func:`choose_on_validation`: strategy, dataset, runs, failed)."""
-    return [
-        f"- {c.strategy} on {c.dataset}: incomplete, {c.runs} of {c.runs + c.failed} runs "
-        f"finished ({c.failed} failed)"
-        for c in cells.itertuples()
-    ]
-
-
-def dataset_table(
-    runs: Sequence[dict[str, Any]], labels: Sequence[str], metric: str = "f1", split: str = "test"
-) -> pd.DataFrame:
-    """Mean ``split`` ``metric`` per dataset (rows) and strategy (columns) over seeds/folds."""
-    rows = [
-        {"dataset": str(r.get("dataset") or "?"), "strategy": lab, "value": r[split][metric]}
-        for r, lab in zip(runs, labels, strict=True)
-        if r.get("status") == "ok" and metric in r.get(split, {})
-    ]
-    if not rows:
-        raise ConfigError(f"no finished run reports {split} {metric}.")
-    df = pd.DataFrame(rows)
-    return df.pivot_table(index="dataset", columns="strategy", values="value", aggfunc="mean")
-
-
-def select_by_validation(
-    runs: Sequence[dict[str, Any]],
-    labels: Sequence[str],
-    metric: str = "f1",
-    select_on: str = "pr_auc",
-) -> pd.DataFrame:
-    """Per dataset, the strategy with the best mean VALIDATION ``select_on``, and its test
-    ``metric``.
-
-    Test data plays no part in the choice, so the reported test score is an honest estimate of
-    what choosing a strategy this way delivers. The default ``select_on`` is threshold-free:
-    validation F1 of a run with ``threshold=tuned`` is the maximum over thresholds chosen on
-    that same validation split, which would favour tuned runs over fixed ones.
-    """
-    val = dataset_table(runs, labels, select_on, split="val")
-    test = dataset_table(runs, labels, metric, split="test")
-    out = []
-    for dataset, row in val.iterrows():
-        chosen = row.idxmax()
-        out.append(
-            {
-                "dataset": dataset,
-                "selected": chosen,
-                f"val_{select_on}": row[chosen],
-                f"test_{metric}": test.loc[dataset, chosen],
-                f"best_test_{metric}": test.loc[dataset].max(),
-                "best_on_test": test.loc[dataset].idxmax(),
-            }
-        )
-    return pd.DataFrame(out)
+# The choice on validation lives in selection.py; its names stay importable from here.
+from imbalance_lab.evaluation.selection import (  # noqa: F401
+    CHOSEN_ON,
+    SELECT_ON,
+    ValidationChoice,
+    against_fixed_choices,
+    choose_on_validation,
+    completeness,
+    dataset_table,
+    incomplete_lines,
+    select_by_validation,
+    selection_markdown,
+)
 
 
 def rank_strategies(table: pd.DataFrame, alpha: float = 0.05) -> tuple[dict[str, Any], Any]:
@@ -174,50 +112,6 @@ def wilcoxon_vs_baseline(table: pd.DataFrame, baseline: str) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("mean_diff", ascending=False, ignore_index=True)
 
 
-@dataclass
-class ValidationChoice:
-    """What selection.md reports, computed once for every reader of it (the report, and
-    ``imbalance-lab predict`` given a sweep folder).
-
-    ``labels``: each run's configuration label (failed runs included, so that they count
-    against their configuration); ``incomplete``: (dataset, strategy) cells with a failed run;
-    ``kept``: the finished runs of complete cells with their labels; ``table``: per dataset the
-    configuration with the best mean validation ``select_on`` (:func:`select_by_validation`),
-    ``None`` when no configuration is complete.
-    """
-
-    labels: list[str]
-    incomplete: pd.DataFrame
-    kept: list[tuple[dict[str, Any], str]]
-    table: pd.DataFrame | None
-    select_on: str = SELECT_ON
-
-
-def choose_on_validation(
-    runs: Sequence[dict[str, Any]], metric: str = "f1", select_on: str = SELECT_ON
-) -> ValidationChoice:
-    """The choice selection.md writes: complete configurations only, best mean validation
-    ``select_on`` per dataset (test ``metric`` reported beside it, never used to choose)."""
-    from imbalance_lab.evaluation.leaderboard import label_runs
-
-    labels = label_runs(runs, exclude=("data", "data.name"))
-    cells = completeness(runs, labels)
-    incomplete = cells[~cells["complete"]]
-    done = cells[cells["complete"]]
-    complete = set(zip(done["dataset"], done["strategy"], strict=True))
-    kept = [
-        (r, lab)
-        for r, lab in zip(runs, labels, strict=True)
-        if r.get("status") == "ok" and (str(r.get("dataset") or "?"), lab) in complete
-    ]
-    table = None
-    if kept:
-        table = select_by_validation(
-            [r for r, _ in kept], [lab for _, lab in kept], metric, select_on=select_on
-        )
-    return ValidationChoice(labels, incomplete, kept, table, select_on)
-
-
 def write_comparison(
     runs: Sequence[dict[str, Any]],
     out: Path,
@@ -251,7 +145,8 @@ def write_comparison(
     files["selection"] = out / "selection.md"
     header = (
         f"# Strategy selected on validation {select_on}, per dataset; its test {metric}\n\n"
-        "The choice never sees test data; its test score is what choosing this way delivers.\n\n"
+        f"Chosen on {CHOSEN_ON[select_on]} The choice never sees test data; its test score is "
+        "what choosing this way delivers.\n\n"
     )
     if len(incomplete):
         console.print(
@@ -262,10 +157,7 @@ def write_comparison(
         files["selection"].write_text(header + "No strategy finished all its runs." + left_out)
         return files
     kept_runs, kept_labels = [r for r, _ in kept], [lab for _, lab in kept]
-    selection = choice.table
-    files["selection"].write_text(
-        header + selection.to_markdown(index=False, floatfmt=".3f") + "\n" + left_out
-    )
+    files["selection"].write_text(header + selection_markdown(choice, metric) + left_out)
     table = dataset_table(kept_runs, kept_labels, metric)
     full = table.dropna(axis=0, how="any")  # datasets on which every strategy is complete
     if full.shape[0] < 5 or table.shape[1] < 2:
