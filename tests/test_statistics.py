@@ -132,6 +132,17 @@ def test_fixed_choices_are_read_against_the_choice_per_dataset() -> None:
         0.55
     )
     assert against_fixed_choices(runs[:1], labels[:1]) is None  # one configuration
+    assert not any(table.index.str.startswith("fixed in advance"))  # needs 3 datasets
+    # A third dataset: fixed in advance, each dataset gets the best of the other two on test:
+    # d0 <- a (0.5 + 0.9 against 0.3 + 0.1), d1 <- a (0.2 + 0.9 against 0.6 + 0.1), d2 <- b
+    # (0.6 + 0.3 against 0.2 + 0.5); below the best fixed choice in hindsight (always a).
+    runs += [run("d2", "a", 0.5, 0.9), run("d2", "b", 0.5, 0.1)]
+    labels = [f"sampler={r['choices']['sampler']}" for r in runs]
+    table = against_fixed_choices(runs, labels).set_index("choice")["test_f1"]
+    assert table["always sampler=a"] == pytest.approx((0.2 + 0.5 + 0.9) / 3)
+    assert table["fixed in advance: the best on the other datasets' test"] == pytest.approx(
+        (0.2 + 0.5 + 0.1) / 3
+    )
 
 
 def test_ranking_needs_enough_datasets() -> None:
