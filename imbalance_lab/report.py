@@ -36,10 +36,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="METRIC",
         help=f"one of {', '.join(ALL_METRICS)}: the test metric reported for the strategy "
         "chosen per dataset (selection.md) and compared by the average ranks, Friedman/Nemenyi "
-        "and Wilcoxon tests (default f1). It does not choose: the choice is always the best "
-        "mean validation F1 cross-fitted (each validation row scored at a threshold chosen on "
-        "the other rows; validation PR-AUC for runs that did not record it), and never sees "
-        "test data",
+        "and Wilcoxon tests (default f1). It does not choose: the choice is made on validation "
+        "only (--select-on; by default the best mean validation F1 cross-fitted, each "
+        "validation row scored at a threshold chosen on the other rows), never on test data",
+    )
+    parser.add_argument(
+        "--select-on",
+        default=None,
+        choices=("f1_cross_fitted", "pr_auc"),
+        help="what selection.md chooses on: f1_cross_fitted (default where the runs recorded "
+        "it) or pr_auc (mean validation PR-AUC, the earlier rule)",
     )
     parser.add_argument(
         "--baseline",
@@ -54,7 +60,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         files = write_report(
-            runs, args.out or args.paths[0], baseline=args.baseline, metric=args.metric
+            runs,
+            args.out or args.paths[0],
+            baseline=args.baseline,
+            metric=args.metric,
+            select_on=args.select_on,
         )
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)

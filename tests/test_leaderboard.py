@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +91,20 @@ def test_report_help_says_metric_reports_and_selection_uses_cross_fitted_validat
     assert report_main([str(good), "--metric", "recall", "--out", str(tmp_path)]) == 0
     selection = (tmp_path / "selection.md").read_text()
     assert "selected on validation f1_cross_fitted" in selection and "test_recall" in selection
+    # The earlier rule on request, and a refusal where the runs cannot give the default.
+    assert report_main([str(good), "--select-on", "pr_auc", "--out", str(tmp_path)]) == 0
+    assert "selected on validation pr_auc" in (tmp_path / "selection.md").read_text()
+    old = tmp_path / "old"
+    shutil.copytree(good, old)
+    for f in old.rglob("metrics.json"):
+        run = json.loads(f.read_text())
+        run.pop("val_cross_fitted", None)
+        f.write_text(json.dumps(run))
+    assert report_main([str(old), "--out", str(tmp_path / "o")]) == 0  # falls back to PR-AUC
+    assert "selected on validation pr_auc" in (tmp_path / "o" / "selection.md").read_text()
+    capsys.readouterr()
+    assert report_main([str(old), "--select-on", "f1_cross_fitted"]) == 2
+    assert "--select-on pr_auc" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:  # an unknown metric: usage error, status 2
         report_main([str(good), "--metric", "f2"])
     assert exit_info.value.code == 2

@@ -267,10 +267,13 @@ def write_report(
     console: Console | None = None,
     baseline: str | None = None,
     metric: str = "f1",
+    select_on: str | None = None,
 ) -> dict[str, Path]:
     """Leaderboard (csv, md, terminal) and plots for ``runs``, written into ``out_dir``; with
     several datasets also selection on validation, ranks and tests (see ``statistics``); and
-    all of it on one self-contained page, ``report.html`` (see ``html_report``)."""
+    all of it on one self-contained page, ``report.html`` (see ``html_report``).
+    ``select_on``: what selection.md chooses on (see ``selection.CRITERIA``; None = the
+    cross-fitted F1 where every run has it)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     df = leaderboard(runs)
@@ -280,7 +283,11 @@ def write_report(
     files["md"].write_text(to_markdown(df, title))
     print_leaderboard(df, title, console)
 
-    files.update(write_comparison(runs, out, baseline=baseline, metric=metric, console=console))
+    files.update(
+        write_comparison(
+            runs, out, baseline=baseline, metric=metric, console=console, select_on=select_on
+        )
+    )
     labels = label_runs(runs)
     ok = df[df["runs"] > 0]
     if len(ok):

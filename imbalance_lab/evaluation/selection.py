@@ -179,10 +179,15 @@ class ValidationChoice:
     select_on: str = SELECT_ON
 
 
-def choose_on_validation(runs: Sequence[dict[str, Any]], metric: str = "f1") -> ValidationChoice:
+def choose_on_validation(
+    runs: Sequence[dict[str, Any]], metric: str = "f1", select_on: str | None = None
+) -> ValidationChoice:
     """The choice selection.md writes: complete configurations only, best mean validation
-    criterion per dataset (:func:`criterion_for`; test ``metric`` reported beside it, never
-    used to choose)."""
+    ``select_on`` per dataset (a key of :data:`CRITERIA`; None = :func:`criterion_for`), test
+    ``metric`` reported beside it, never used to choose. Raises ``ConfigError`` when
+    ``select_on`` is unknown or a finished run did not record it."""
+    if select_on is not None and select_on not in CRITERIA:
+        raise ConfigError(f"--select-on {select_on} is unknown; use one of {', '.join(CRITERIA)}.")
     from imbalance_lab.evaluation.leaderboard import label_runs
 
     labels = label_runs(runs, exclude=("data", "data.name"))
@@ -195,7 +200,13 @@ def choose_on_validation(runs: Sequence[dict[str, Any]], metric: str = "f1") -> 
         for r, lab in zip(runs, labels, strict=True)
         if r.get("status") == "ok" and (str(r.get("dataset") or "?"), lab) in complete
     ]
-    select_on = criterion_for([r for r, _ in kept])
+    found = criterion_for([r for r, _ in kept])
+    if select_on == SELECT_ON and found != SELECT_ON:
+        raise ConfigError(
+            "these runs recorded no cross-fitted validation F1 (an earlier version wrote them); "
+            "choose on --select-on pr_auc."
+        )
+    select_on = select_on or found
     table = None
     if kept:
         table = select_by_validation(

@@ -118,6 +118,7 @@ def write_comparison(
     baseline: str | None = None,
     metric: str = "f1",
     console: Console | None = None,
+    select_on: str | None = None,
 ) -> dict[str, Path]:
     """Selection on validation (``selection.md``); with >= 5 datasets on which every strategy
     is complete also average ranks, Friedman + Nemenyi (``ranks.json``, ``cd_diagram.png``)
@@ -130,7 +131,7 @@ def write_comparison(
     if not ok or not all("val" in r for r in ok):
         return {}
     console = console or Console()
-    choice = choose_on_validation(runs, metric)
+    choice = choose_on_validation(runs, metric, select_on)
     incomplete, kept, select_on = choice.incomplete, choice.kept, choice.select_on
     left_out = (
         "\n\n## Incomplete, left out\n\nSome of their runs failed, so their means cover only "
