@@ -17,7 +17,7 @@ def test_a_fixed_threshold_scores_as_on_all_rows() -> None:
     rng = np.random.default_rng(0)
     y = (rng.random(200) < 0.1).astype(int)
     p = np.clip(0.3 * y + rng.random(200) * 0.7, 0, 1)
-    pred = p >= 0.4
+    pred = p > 0.4
     tp, fp = int((pred & (y == 1)).sum()), int((pred & (y == 0)).sum())
     expected = counts_to_metrics(tn=(y == 0).sum() - fp, fp=fp, fn=(y == 1).sum() - tp, tp=tp)
     got = cross_fitted_metrics(p, y, lambda *_: 0.4)
@@ -56,9 +56,23 @@ def test_it_removes_the_optimism_of_a_threshold_tuned_on_the_scored_rows() -> No
         in_sample.append(choice.val_score)
         cross_fitted.append(cross_fitted_metrics(p, y, _tuned)["f1"])
         y_new, p_new = (rng.random(5000) < 0.1).astype(int), rng.random(5000)
-        pred = p_new >= choice.value
+        pred = p_new > choice.value
         tp = (pred & (y_new == 1)).sum()
         fresh.append(2 * tp / (pred.sum() + y_new.sum()))
     optimism = np.mean(in_sample) - np.mean(fresh)
     assert optimism > 0.05
     assert abs(np.mean(cross_fitted) - np.mean(fresh)) < optimism / 3
+
+
+def test_a_score_equal_to_the_threshold_is_negative_as_in_the_run_metrics() -> None:
+    # Estimators such as model=brf give probabilities like 0.5 exactly: the cross-fitted
+    # counts must classify them as the run's own metrics do (positive only above).
+    import torch
+
+    from imbalance_lab.evaluation.metrics import binary_metrics
+
+    y = np.array([0, 0, 0, 1, 1, 0, 0, 0, 0, 1] * 3)
+    p = np.array([0.5, 0.5, 0.1, 0.5, 0.9, 0.2, 0.1, 0.1, 0.1, 0.9] * 3, dtype=np.float32)
+    plain = binary_metrics(torch.from_numpy(p), torch.from_numpy(y), 0.5)
+    got = cross_fitted_metrics(p, y, lambda *_: 0.5)
+    assert got == pytest.approx({k: plain[k] for k in got})

@@ -101,7 +101,8 @@ def cross_fitted_metrics(
     for shuffling in parts:
         tp = fp = 0
         for chosen_on, scored in shuffling:
-            pred = p[scored] >= choose(p[chosen_on], y[chosen_on].astype(int))
+            # Positive above the threshold, as torchmetrics and the run's own metrics classify.
+            pred = p[scored] > choose(p[chosen_on], y[chosen_on].astype(int))
             tp += int((pred & y[scored]).sum())
             fp += int((pred & ~y[scored]).sum())
         scores.append(counts_to_metrics(tn=len(y) - n_pos - fp, fp=fp, fn=n_pos - tp, tp=tp))
