@@ -91,6 +91,27 @@ def _choose_threshold(cfg: DictConfig, probs: np.ndarray, target: np.ndarray) ->
     return choice
 
 
+def _rule_on_parts(
+    cfg: DictConfig, choice: ThresholdChoice
+) -> Callable[[np.ndarray, np.ndarray], float]:
+    """The run's threshold rule as :func:`cross_fitted_metrics` applies it to the parts of the
+    validation split: the ``threshold.min_positives`` guard is decided once, on the whole split,
+    as it was for the run's own threshold. Decided again on each part (4/5 of the positives),
+    it kept the fixed value on every part of a split of 5 positives (on one in five of 6) that
+    the run itself tuned on: a tuned configuration was scored as if it kept the fixed value."""
+    if choice.rule == "fixed" or choice.rule.startswith("fallback"):
+        return lambda p, y: choice.value
+    return lambda p, y: (
+        tune_threshold(
+            p,
+            y,
+            metric=cfg.threshold.metric,
+            min_positives=1,  # every part keeps a positive (stratified)
+            default=float(cfg.threshold.value),
+        ).value
+    )
+
+
 @dataclass
 class Fitted:
     """A trained model as the evaluation sees it: a probability function and its provenance."""
@@ -289,7 +310,7 @@ def run(cfg: DictConfig) -> dict[str, Any] | None:
     cross_fitted = cross_fitted_metrics(
         probs["val"],
         targets["val"],
-        lambda p, y: _choose_threshold(cfg, p, y).value,
+        _rule_on_parts(cfg, choice),
         repeats=int(np.clip(100_000 // max(len(targets["val"]), 1), 1, 20)),
         seed=int(cfg.seed),
     )

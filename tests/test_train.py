@@ -170,6 +170,31 @@ def test_threshold_is_tuned_on_validation_data_only(make_cfg, monkeypatch) -> No
         assert np.isin(probs, cross_fitted["probs"]).all()
 
 
+def test_cross_fitted_parts_keep_the_guard_decided_on_the_whole_validation_split(
+    make_cfg,
+) -> None:
+    # 5 validation positives, threshold.min_positives=5: the run tunes its threshold. Each part
+    # the cross-fitting chooses on holds 4 of them; it must tune there too, not fall back to
+    # 0.5 and score the tuned configuration as if it used the fixed threshold.
+    from imbalance_lab.evaluation.threshold import cross_fitted_metrics
+    from imbalance_lab.pipeline import _choose_threshold, _rule_on_parts
+
+    rng = np.random.default_rng(0)
+    y = np.r_[np.ones(5), np.zeros(150)].astype(int)
+    p = np.r_[rng.uniform(0.05, 0.3, 5), rng.uniform(0.0, 0.25, 150)]
+    cfg = make_cfg("threshold=tuned", "threshold.min_positives=5")
+    choice = _choose_threshold(cfg, p, y)
+    assert choice.rule == "tuned"
+    rule = _rule_on_parts(cfg, choice)
+    assert rule(p[1:], y[1:]) != cfg.threshold.value  # 4 positives: still tuned
+    fixed = cross_fitted_metrics(p, y, lambda *_: float(cfg.threshold.value))["f1"]
+    assert cross_fitted_metrics(p, y, rule)["f1"] != pytest.approx(fixed)
+    # A split the guard kept at the fixed value stays fixed on every part.
+    few = _choose_threshold(make_cfg("threshold=tuned", "threshold.min_positives=6"), p, y)
+    assert few.rule.startswith("fallback")
+    assert _rule_on_parts(cfg, few)(p, y) == few.value
+
+
 def test_cross_validation_fold_run(make_cfg) -> None:
     results = run(make_cfg("data.folds=3", "data.fold=2"))
     assert results["fold"] == {"folds": 3, "fold": 2, "repeat": 0}
