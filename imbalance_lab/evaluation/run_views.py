@@ -163,9 +163,9 @@ def log_to_tensorboard(
     threshold_metric: str | None = None,
 ) -> None:
     """Test figures as images (``images``: PNG bytes by name, from :func:`save_figures`);
-    :func:`hparams` with the validation PR-AUC as ``hp_metric`` (threshold-free, chosen
-    without test data; what selection ranks by), validation F1 and the test metrics to the
-    HPARAMS tab."""
+    :func:`hparams` with the validation PR-AUC as ``hp_metric`` (threshold-free, without test
+    data; selection.md chooses on the cross-fitted validation F1), validation F1 and the test
+    metrics to the HPARAMS tab."""
     from lightning.pytorch.loggers import TensorBoardLogger
 
     from imbalance_lab.run_names import varying_keys
