@@ -90,10 +90,11 @@ def test_report_help_says_metric_reports_and_selection_uses_cross_fitted_validat
     good, _ = sweeps
     assert report_main([str(good), "--metric", "recall", "--out", str(tmp_path)]) == 0
     selection = (tmp_path / "selection.md").read_text()
-    assert "selected on validation f1_cross_fitted" in selection and "test_recall" in selection
+    assert "selected on validation F1 (cross-fitted)" in selection and "test_recall" in selection
+    assert "Against fixed choices" not in selection  # one dataset: the leaderboard says it
     # The earlier rule on request, and a refusal where the runs cannot give the default.
     assert report_main([str(good), "--select-on", "pr_auc", "--out", str(tmp_path)]) == 0
-    assert "selected on validation pr_auc" in (tmp_path / "selection.md").read_text()
+    assert "selected on validation PR-AUC" in (tmp_path / "selection.md").read_text()
     old = tmp_path / "old"
     shutil.copytree(good, old)
     for f in old.rglob("metrics.json"):
@@ -101,7 +102,7 @@ def test_report_help_says_metric_reports_and_selection_uses_cross_fitted_validat
         run.pop("val_cross_fitted", None)
         f.write_text(json.dumps(run))
     assert report_main([str(old), "--out", str(tmp_path / "o")]) == 0  # falls back to PR-AUC
-    assert "selected on validation pr_auc" in (tmp_path / "o" / "selection.md").read_text()
+    assert "selected on validation PR-AUC" in (tmp_path / "o" / "selection.md").read_text()
     capsys.readouterr()
     assert report_main([str(old), "--select-on", "f1_cross_fitted"]) == 2
     assert "--select-on pr_auc" in capsys.readouterr().err

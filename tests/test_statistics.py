@@ -102,6 +102,17 @@ def test_selection_reads_the_cross_fitted_f1_not_the_flattered_scores() -> None:
     assert old.table.set_index("dataset").loc["set0", "selected"] == "sampler=none"
 
 
+def test_a_tie_on_the_cross_fitted_f1_goes_to_the_validation_pr_auc() -> None:
+    # No validation positive caught by anyone: every cross-fitted F1 is 0. The choice is then
+    # the best validation PR-AUC, not whichever label sorts first.
+    runs = _runs(n_datasets=1)
+    for r in runs:
+        r["val_cross_fitted"]["f1"] = 0.0
+        r["val"]["pr_auc"] = {"none": 0.2, "weighted": 0.6, "smote": 0.4}[r["choices"]["sampler"]]
+    table = select_by_validation(runs, _labels(runs))
+    assert table.loc[0, "selected"] == "sampler=weighted"
+
+
 def test_fixed_choices_are_read_against_the_choice_per_dataset() -> None:
     # Two datasets, two configurations, one run each. Validation picks 'a' on d0 (test 0.2)
     # and 'b' on d1 (test 0.3); pooled over both datasets validation prefers 'a'.
@@ -124,7 +135,7 @@ def test_fixed_choices_are_read_against_the_choice_per_dataset() -> None:
     ]
     labels = [f"sampler={r['choices']['sampler']}" for r in runs]
     table = against_fixed_choices(runs, labels).set_index("choice")["test_f1"]
-    assert table["chosen per dataset on validation (the table above)"] == pytest.approx(0.25)
+    assert table["chosen per dataset on validation"] == pytest.approx(0.25)
     assert table["one for all datasets, chosen on validation: sampler=a"] == pytest.approx(0.35)
     assert table["always sampler=b"] == pytest.approx(0.45)
     assert table["always sampler=a"] == pytest.approx(0.35)

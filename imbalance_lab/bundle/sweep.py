@@ -51,11 +51,13 @@ class SweepModel:
         self.threshold = float(info["threshold"]["value"])
         self.feature_names_in_, self.classes_ = first.feature_names_in_, first.classes_
         self.last_report: dict[str, Any] = {}
+        from imbalance_lab.evaluation.selection import READABLE
+
         n = len(members)
         self.notes = [
             f"sweep {folder}: dataset {info['dataset']}, configuration {info['selected']!r} "
-            f"chosen on validation {info['select_on']} ({info['val_score']:.4f}, the rule of "
-            "selection.md)",
+            f"chosen on validation {READABLE[info['select_on']]} ({info['val_score']:.4f}, the "
+            "rule of selection.md)",
             f"averaging the probabilities of its {n} runs; threshold {self.threshold:.4g} = "
             f"{info['threshold']['rule']}"
             if n > 1

@@ -27,6 +27,8 @@ from imbalance_lab.errors import ConfigError
 # criterion name -> (the metrics.json section, the metric in it)
 CRITERIA = {"f1_cross_fitted": ("val_cross_fitted", "f1"), "pr_auc": ("val", "pr_auc")}
 SELECT_ON = "f1_cross_fitted"
+# How a reader is told what the choice was made on.
+READABLE = {"f1_cross_fitted": "F1 (cross-fitted)", "pr_auc": "PR-AUC"}
 
 
 def completeness(runs: Sequence[dict[str, Any]], labels: Sequence[str]) -> pd.DataFrame:
@@ -94,9 +96,13 @@ def select_by_validation(
     split, on = CRITERIA[select_on]
     val = dataset_table(runs, labels, on, split=split)
     test = dataset_table(runs, labels, metric, split="test")
+    # A cross-fitted F1 is a ratio of small counts: ties (every configuration at 0 on a split
+    # without validation positives, fixed thresholds on one seed) go to the validation PR-AUC.
+    ties = dataset_table(runs, labels, "pr_auc", split="val") if select_on != "pr_auc" else val
     out = []
     for dataset, row in val.iterrows():
-        chosen = row.idxmax()
+        best = row[row >= row.max() - 1e-12].index
+        chosen = ties.loc[dataset, best].idxmax() if len(best) > 1 else best[0]
         out.append(
             {
                 "dataset": dataset,
@@ -131,11 +137,12 @@ def against_fixed_choices(
     val = dataset_table(runs, labels, on, split=split).loc[test.index]
     if test.shape[1] < 2 or test.empty:
         return None
-    per_dataset = val.idxmax(axis=1)
+    table = select_by_validation(runs, labels, metric, select_on).set_index("dataset")
+    per_dataset = table.loc[test.index, "selected"]
     pooled = val.mean().idxmax()
     chosen = float(sum(test.loc[d, s] for d, s in per_dataset.items()) / len(test))
     rows = [
-        ("chosen per dataset on validation (the table above)", chosen),
+        ("chosen per dataset on validation", chosen),
         *(
             [(f"one for all datasets, chosen on validation: {pooled}", float(test[pooled].mean()))]
             if len(test) > 1
@@ -225,8 +232,9 @@ CHOSEN_ON = {
         "on that PR-AUC."
     ),
     "pr_auc": (
-        "each configuration's mean validation PR-AUC (these runs recorded no cross-fitted F1: "
-        "an earlier version wrote them)."
+        "each configuration's mean validation PR-AUC (the earlier rule: chosen with "
+        "`--select-on pr_auc`, or some of these runs were written by a version that did not "
+        "record the cross-fitted F1)."
     ),
 }
 
@@ -239,8 +247,8 @@ def selection_markdown(choice: ValidationChoice, metric: str = "f1") -> str:
     text = choice.table.to_markdown(index=False, floatfmt=".3f") + "\n"
     runs, labels = [r for r, _ in choice.kept], [lab for _, lab in choice.kept]
     fixed = against_fixed_choices(runs, labels, metric, choice.select_on)
-    if fixed is not None:
-        n = len(dataset_table(runs, labels, metric).dropna(axis=0, how="any"))
+    n = len(dataset_table(runs, labels, metric).dropna(axis=0, how="any"))
+    if fixed is not None and n > 1:  # with one dataset the leaderboard says it all
         text += (
             f"\n## Against fixed choices\n\nMean test {metric} over the {n} dataset(s) on which "
             "every configuration is complete, read after the choice. With few validation "

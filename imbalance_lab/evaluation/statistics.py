@@ -26,6 +26,7 @@ from imbalance_lab.errors import ConfigError
 # The choice on validation lives in selection.py; its names stay importable from here.
 from imbalance_lab.evaluation.selection import (  # noqa: F401
     CHOSEN_ON,
+    READABLE,
     SELECT_ON,
     ValidationChoice,
     against_fixed_choices,
@@ -145,7 +146,8 @@ def write_comparison(
     files: dict[str, Path] = {}
     files["selection"] = out / "selection.md"
     header = (
-        f"# Strategy selected on validation {select_on}, per dataset; its test {metric}\n\n"
+        f"# Strategy selected on validation {READABLE[select_on]}, per dataset; its test "
+        f"{metric}\n\n"
         f"Chosen on {CHOSEN_ON[select_on]} The choice never sees test data; its test score is "
         "what choosing this way delivers.\n\n"
     )
