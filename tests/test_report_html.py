@@ -127,6 +127,8 @@ def test_report_html_holds_the_leaderboard_and_embedded_plots(report: Path) -> N
     assert "http://" not in html and "https://" not in html
     # Selection on validation, ranks, the failed run's error (escaped), each run's settings.
     assert 'id="selection"' in html and 'id="ranks-table"' in html and 'id="wilcoxon"' in html
+    # selection.md's own sections sit one level below the page's selection heading.
+    assert "<h3>Against fixed choices</h3>" in html and "<h2>Against" not in html
     assert "&lt;in the split&gt;" in html and "<in the split>" not in html
     assert page.details == 37
     assert "imblearn.smote" in html

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,8 @@ def _selection(files: Mapping[str, Path]) -> Markup | None:
 
     text = Path(files["selection"]).read_text()
     body = text.split("\n", 1)[1] if text.startswith("# ") else text
+    # Its sections sit under the page's "Selection on validation" heading, one level down.
+    body = re.sub(r"^## ", "### ", body, flags=re.MULTILINE)
     # "js-default": tables on, raw HTML off, so labels and errors are escaped, never markup.
     return Markup(MarkdownIt("js-default").render(body))
 
