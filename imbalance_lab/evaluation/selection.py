@@ -251,7 +251,7 @@ def selection_markdown(choice: ValidationChoice, metric: str = "f1") -> str:
     n = len(dataset_table(runs, labels, metric).dropna(axis=0, how="any"))
     if fixed is not None and n > 1:  # with one dataset the leaderboard says it all
         text += (
-            f"\n## Against fixed choices\n\nMean test {metric} over the {n} dataset(s) on which "
+            f"\n## Against fixed choices\n\nMean test {metric} over the {n} datasets on which "
             "every configuration is complete, read after the choice. With few validation "
             "positives, a choice per dataset can lose to one configuration used everywhere; "
             "the best on test per dataset is out of reach of any choice made without test "
