@@ -181,13 +181,17 @@ def test_sweep_workers_end_with_a_killed_launching_process(tmp_path: Path) -> No
     import signal
     import time
 
+    # Each job also starts a process of its own (as DDP's other ranks are started): it must
+    # not outlive the sweep either.
     code = (
-        "import os, sys, time\n"
+        "import os, subprocess, sys, time\n"
         "from joblib import Parallel, delayed\n"
         "from hydra_plugins.imbalance_lab_launcher import _in_worker\n"
         "def job(i):\n"
         "    _in_worker()\n"
-        f"    open(os.path.join({str(tmp_path)!r}, str(os.getpid())), 'w').close()\n"
+        "    child = subprocess.Popen(['sleep', '120'])\n"
+        f"    path = os.path.join({str(tmp_path)!r}, f'{{os.getpid()}}-{{child.pid}}')\n"
+        "    open(path, 'w').close()\n"
         "    time.sleep(120)\n"
         "Parallel(n_jobs=2, backend='loky')(delayed(job)(i) for i in range(2))\n"
     )
@@ -196,12 +200,12 @@ def test_sweep_workers_end_with_a_killed_launching_process(tmp_path: Path) -> No
         deadline = time.monotonic() + 60
         while len(list(tmp_path.iterdir())) < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
-        workers = [int(p.name) for p in tmp_path.iterdir()]
-        assert len(workers) == 2 and all(_alive(pid) for pid in workers)
+        pids = [int(pid) for p in tmp_path.iterdir() for pid in p.name.split("-")]
+        assert len(pids) == 4 and all(_alive(pid) for pid in pids)  # 2 workers, 2 children
     finally:
         launcher.send_signal(signal.SIGKILL)
         launcher.wait()
     deadline = time.monotonic() + 10
-    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not any(_alive(pid) for pid in workers)
+    assert not any(_alive(pid) for pid in pids)

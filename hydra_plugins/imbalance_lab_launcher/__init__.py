@@ -11,6 +11,7 @@ wait for every job, and let the leaderboard callback run; the sweep still exits 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -140,8 +141,11 @@ def exit_with_parent(every_seconds: float = 0.5) -> None:
     a new sweep in the same folder then met them. joblib's workers learn of it only when they
     next talk to the parent, after the job. Linux's ``PR_SET_PDEATHSIG`` follows the thread
     that started the worker, not the process, so a thread here watches the parent's id, which
-    changes when the parent ends (the worker is re-parented). POSIX only; a no-op elsewhere.
+    changes when the parent ends (the worker is re-parented). Before it ends, the processes
+    the job started (DDP's other ranks under ``trainer=ddp`` on CPU, a user's subprocesses)
+    get SIGTERM, which they would otherwise never see. POSIX only; a no-op elsewhere.
     """
+    import signal
     import threading
     import time
 
@@ -153,10 +157,29 @@ def exit_with_parent(every_seconds: float = 0.5) -> None:
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(every_seconds)
+        for pid in _child_processes():
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGTERM)
         os._exit(1)  # the sweep is gone: nobody reads this job's result
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
     _watching = True
+
+
+def _child_processes() -> list[int]:
+    """Ids of this process's child processes, read from Linux's ``/proc`` (each process's
+    ``stat`` names its parent); empty where there is no ``/proc``. Written here because the
+    standard library tracks only the children it started itself (``multiprocessing``), and
+    psutil, which does this, is not a dependency."""
+    me, children = os.getpid(), []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:  # "pid (command) state ppid ...": the command may hold spaces and parentheses
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # ended meanwhile
+        if len(fields) > 1 and fields[1] == str(me):
+            children.append(int(stat.parent.name))
+    return children
 
 
 def _import_training_stack() -> None:
