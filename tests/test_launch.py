@@ -175,6 +175,24 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_child_processes_are_found_whatever_their_names(tmp_path: Path) -> None:
+    """A process whose name is not UTF-8 (its program file named in Latin-1) is listed like
+    any other; decoding it stopped the scan, and with it the worker's exit with its sweep."""
+    from hydra_plugins.imbalance_lab_launcher import _child_processes
+
+    odd = os.path.join(os.fsencode(tmp_path), b"\xffsleep")
+    os.symlink(b"/bin/sleep", odd)
+    children = [subprocess.Popen([odd, "60"]), subprocess.Popen(["sleep", "60"])]
+    try:
+        found = _child_processes()
+        assert all(child.pid in found for child in children)
+    finally:
+        for child in children:
+            child.kill()
+            child.wait()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
 def test_sweep_workers_end_with_a_killed_launching_process(tmp_path: Path) -> None:
     # joblib's workers, as the sweep launcher sets them up, each busy with a long job; the
     # launching process is killed (kill -9): the workers must not train on without it.

@@ -157,10 +157,12 @@ def exit_with_parent(every_seconds: float = 0.5) -> None:
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(every_seconds)
-        for pid in _child_processes():
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGTERM)
-        os._exit(1)  # the sweep is gone: nobody reads this job's result
+        try:
+            for pid in _child_processes():
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGTERM)
+        finally:  # whatever the scan met, the worker must not outlive the sweep
+            os._exit(1)  # the sweep is gone: nobody reads this job's result
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
     _watching = True
@@ -173,11 +175,12 @@ def _child_processes() -> list[int]:
     psutil, which does this, is not a dependency."""
     me, children = os.getpid(), []
     for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:  # "pid (command) state ppid ...": the command may hold spaces and parentheses
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+        try:  # "pid (command) state ppid ...": the command may hold spaces and parentheses,
+            # and any bytes (a program file named in Latin-1): read as bytes, never decoded
+            fields = stat.read_bytes().rsplit(b")", 1)[1].split()
         except (OSError, IndexError):
             continue  # ended meanwhile
-        if len(fields) > 1 and fields[1] == str(me):
+        if len(fields) > 1 and fields[1] == str(me).encode():
             children.append(int(stat.parent.name))
     return children
 
