@@ -200,14 +200,21 @@ def test_sweep_workers_end_with_a_killed_launching_process(tmp_path: Path) -> No
     import time
 
     # Each job also starts a process of its own (as DDP's other ranks are started): it must
-    # not outlive the sweep either.
+    # not outlive the sweep either, even when it ignores SIGTERM (job 1's).
+    stubborn = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "print('ready', flush=True); time.sleep(120)"
+    )
     code = (
         "import os, subprocess, sys, time\n"
         "from joblib import Parallel, delayed\n"
         "from hydra_plugins.imbalance_lab_launcher import _in_worker\n"
         "def job(i):\n"
         "    _in_worker()\n"
-        "    child = subprocess.Popen(['sleep', '120'])\n"
+        f"    stubborn = [sys.executable, '-c', {stubborn!r}]\n"
+        "    child = subprocess.Popen(stubborn if i else ['sleep', '120'], stdout=-1)\n"
+        "    if i:\n"
+        "        child.stdout.readline()  # SIGTERM is ignored from here on\n"
         f"    path = os.path.join({str(tmp_path)!r}, f'{{os.getpid()}}-{{child.pid}}')\n"
         "    open(path, 'w').close()\n"
         "    time.sleep(120)\n"

@@ -143,9 +143,9 @@ def exit_with_parent(every_seconds: float = 0.5) -> None:
     that started the worker, not the process, so a thread here watches the parent's id, which
     changes when the parent ends (the worker is re-parented). Before it ends, the processes
     the job started (DDP's other ranks under ``trainer=ddp`` on CPU, a user's subprocesses)
-    get SIGTERM, which they would otherwise never see. POSIX only; a no-op elsewhere.
+    get SIGTERM, which they would otherwise never see, and SIGKILL if they have not ended a
+    few seconds later. POSIX only; a no-op elsewhere.
     """
-    import signal
     import threading
     import time
 
@@ -158,9 +158,7 @@ def exit_with_parent(every_seconds: float = 0.5) -> None:
         while os.getppid() == parent:
             time.sleep(every_seconds)
         try:
-            for pid in _child_processes():
-                with contextlib.suppress(OSError):
-                    os.kill(pid, signal.SIGTERM)
+            _end_children()
         finally:  # whatever the scan met, the worker must not outlive the sweep
             os._exit(1)  # the sweep is gone: nobody reads this job's result
 
@@ -168,11 +166,32 @@ def exit_with_parent(every_seconds: float = 0.5) -> None:
     _watching = True
 
 
+def _end_children(grace_seconds: float = 3.0) -> None:
+    """SIGTERM to this process's child processes, then SIGKILL to those still running after
+    ``grace_seconds``: one that ignores SIGTERM, or defers it as Lightning's DDP ranks do (to
+    the end of their batch, after a broadcast from a rank 0 that is gone), would run on."""
+    import signal
+    import time
+
+    children = _child_processes()
+    for pid in children:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_seconds
+    while children and time.monotonic() < deadline:
+        time.sleep(0.05)
+        children = [pid for pid in _child_processes() if pid in children]
+    for pid in children:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+
 def _child_processes() -> list[int]:
-    """Ids of this process's child processes, read from Linux's ``/proc`` (each process's
-    ``stat`` names its parent); empty where there is no ``/proc``. Written here because the
-    standard library tracks only the children it started itself (``multiprocessing``), and
-    psutil, which does this, is not a dependency."""
+    """Ids of this process's running child processes (an ended one, not yet reaped, is left
+    out), read from Linux's ``/proc`` (each process's ``stat`` names its parent and state);
+    empty where there is no ``/proc``. Written here because the standard library tracks only
+    the children it started itself (``multiprocessing``), and psutil, which does this, is not
+    a dependency."""
     me, children = os.getpid(), []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:  # "pid (command) state ppid ...": the command may hold spaces and parentheses,
@@ -180,7 +199,7 @@ def _child_processes() -> list[int]:
             fields = stat.read_bytes().rsplit(b")", 1)[1].split()
         except (OSError, IndexError):
             continue  # ended meanwhile
-        if len(fields) > 1 and fields[1] == str(me).encode():
+        if len(fields) > 1 and fields[1] == str(me).encode() and fields[0] != b"Z":
             children.append(int(stat.parent.name))
     return children
 
