@@ -72,7 +72,11 @@ def _callbacks(cfg: DictConfig) -> list[L.Callback]:
     return build_callbacks(cfg) + ([pruning] if pruning else [])
 
 
-def _choose_threshold(cfg: DictConfig, probs: np.ndarray, target: np.ndarray) -> ThresholdChoice:
+def _choose_threshold(
+    cfg: DictConfig, probs: np.ndarray, target: np.ndarray, min_positives: int | None = None
+) -> ThresholdChoice:
+    """The threshold rule of ``cfg.threshold`` applied to ``probs`` and ``target``;
+    ``min_positives`` replaces ``threshold.min_positives`` (the guard) when given."""
     if cfg.threshold.mode == "fixed":
         return ThresholdChoice(float(cfg.threshold.value), "fixed")
     if cfg.threshold.mode not in ("tuned", "oof"):
@@ -83,7 +87,7 @@ def _choose_threshold(cfg: DictConfig, probs: np.ndarray, target: np.ndarray) ->
         probs,
         target,
         metric=cfg.threshold.metric,
-        min_positives=cfg.threshold.min_positives,
+        min_positives=cfg.threshold.min_positives if min_positives is None else min_positives,
         default=float(cfg.threshold.value),
     )
     if cfg.threshold.mode == "oof" and choice.rule == "tuned":
@@ -101,15 +105,8 @@ def _rule_on_parts(
     the run itself tuned on: a tuned configuration was scored as if it kept the fixed value."""
     if choice.rule == "fixed" or choice.rule.startswith("fallback"):
         return lambda p, y: choice.value
-    return lambda p, y: (
-        tune_threshold(
-            p,
-            y,
-            metric=cfg.threshold.metric,
-            min_positives=1,  # every part keeps a positive (stratified)
-            default=float(cfg.threshold.value),
-        ).value
-    )
+    # Tuned on every part: each keeps a positive (stratified).
+    return lambda p, y: _choose_threshold(cfg, p, y, min_positives=1).value
 
 
 @dataclass

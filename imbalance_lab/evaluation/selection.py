@@ -122,6 +122,7 @@ def against_fixed_choices(
     labels: Sequence[str],
     metric: str = "f1",
     select_on: str = SELECT_ON,
+    selection: pd.DataFrame | None = None,
 ) -> pd.DataFrame | None:
     """What the choice per dataset delivered against choices that ignore the dataset: mean
     test ``metric`` over the datasets on which every configuration is complete, for the
@@ -130,16 +131,18 @@ def against_fixed_choices(
     on these very test scores), one fixed in advance of each dataset (with 3 or more datasets:
     the configuration with the best mean test score on the other datasets, leave one dataset
     out), and the best on test per dataset (which no honest choice can make: its lead is
-    partly the test split's noise). Columns: choice, ``test_<metric>``. ``None`` with fewer
-    than 2 configurations.
+    partly the test split's noise). Columns: choice, ``test_<metric>``; ``attrs["datasets"]``:
+    how many datasets the means cover. ``None`` with fewer than 2 configurations.
+    ``selection``: :func:`select_by_validation`'s table of these runs, when already computed.
     """
     split, on = CRITERIA[select_on]
     test = dataset_table(runs, labels, metric).dropna(axis=0, how="any")
     val = dataset_table(runs, labels, on, split=split).loc[test.index]
     if test.shape[1] < 2 or test.empty:
         return None
-    table = select_by_validation(runs, labels, metric, select_on).set_index("dataset")
-    per_dataset = table.loc[test.index, "selected"]
+    if selection is None:
+        selection = select_by_validation(runs, labels, metric, select_on)
+    per_dataset = selection.set_index("dataset").loc[test.index, "selected"]
     pooled = val.mean().idxmax()
     chosen = float(sum(test.loc[d, s] for d, s in per_dataset.items()) / len(test))
     rows = [
@@ -157,7 +160,9 @@ def against_fixed_choices(
         ),
         ("the best on test per dataset (not a choice: test picks it)", float(test.max(1).mean())),
     ]
-    return pd.DataFrame(rows, columns=["choice", f"test_{metric}"])
+    out = pd.DataFrame(rows, columns=["choice", f"test_{metric}"])
+    out.attrs["datasets"] = len(test)
+    return out
 
 
 def in_advance(test: pd.DataFrame) -> float:
@@ -242,14 +247,14 @@ CHOSEN_ON = {
 
 def selection_markdown(choice: ValidationChoice, metric: str = "f1") -> str:
     """selection.md up to its list of incomplete configurations: what the choice was made on,
-    the choice per dataset and, with 2 or more configurations, :func:`against_fixed_choices`.
+    the choice per dataset and, with 2 or more configurations and datasets,
+    :func:`against_fixed_choices`.
     ``choice.table`` must not be ``None``."""
     assert choice.table is not None
     text = choice.table.to_markdown(index=False, floatfmt=".3f") + "\n"
     runs, labels = [r for r, _ in choice.kept], [lab for _, lab in choice.kept]
-    fixed = against_fixed_choices(runs, labels, metric, choice.select_on)
-    n = len(dataset_table(runs, labels, metric).dropna(axis=0, how="any"))
-    if fixed is not None and n > 1:  # with one dataset the leaderboard says it all
+    fixed = against_fixed_choices(runs, labels, metric, choice.select_on, choice.table)
+    if fixed is not None and (n := fixed.attrs["datasets"]) > 1:  # else the leaderboard says it
         text += (
             f"\n## Against fixed choices\n\nMean test {metric} over the {n} datasets on which "
             "every configuration is complete, read after the choice. With few validation "
